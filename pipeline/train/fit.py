@@ -1,0 +1,265 @@
+"""annotations -> features -> grouped CV -> fit -> held-out and dev-set scores -> gated promotion."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold
+
+from ..errors import ModelError, UsageError
+from ..labels import GUIDELINE_VERSION, LABELS, NONE
+from .dataset import data_hash, heldout_docs, load_annotations, outcome_column
+from .metrics import score
+
+C_GRID = (0.3, 1.0, 3.0, 10.0)
+
+
+@dataclass
+class TrainConfig:
+    annotation_paths: list[str]
+    models_dir: Path
+    spacy_model: str | None = None
+    heldout_fraction: float = 0.2
+    folds: int = 5
+    c_grid: tuple[float, ...] = C_GRID
+    margin: float = 0.0  # promote when new held-out macro-F1 >= current - margin
+    promote: bool = True
+    devset: Path | None = None  # shared dev set, scored end to end when present
+    strict: bool = True
+    placeholder: str | None = None
+    curve: bool = False
+    seed: int = 13
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    card: dict
+    promoted: bool
+    reason: str
+    previous: dict | None = None
+    curve: list[dict] = field(default_factory=list)
+    report: object = None
+
+
+class Featurizer:
+    """spaCy + actor index, to compute classifier features for annotation sentences."""
+
+    def __init__(self, spacy_model: str | None = None):
+        from ..extract.actors import ActorNormaliser, build_matcher
+        from ..extract.nlp import load_nlp, nlp_info
+
+        self.nlp = load_nlp(spacy_model)
+        self.info = nlp_info(self.nlp)
+        self.normaliser = ActorNormaliser()
+        self.matcher = build_matcher(self.nlp, self.normaliser.index)
+
+    def __call__(self, df: pd.DataFrame) -> pd.DataFrame:
+        from ..extract.features import analyse_sentences
+
+        feats = analyse_sentences(self.nlp, df["text"].tolist(), self.normaliser, self.matcher)
+        f = pd.DataFrame(feats, index=df.index)
+        out = df.copy()
+        for col in ("masked", "cues", "eligible", "kind"):
+            out[col] = f[col]
+        out["actors_found"] = f["actors"]
+        return out
+
+
+def _grid(build, X, y, groups, c_grid, folds, scoring) -> tuple[float, dict]:
+    """Pick C by grouped cross-validation (uncalibrated pipelines: the ranking is what matters)."""
+    from sklearn.model_selection import GridSearchCV
+
+    from ..classify.model import build_pipeline
+
+    n_groups = len(set(groups))
+    k = min(folds, n_groups)
+    search = GridSearchCV(build_pipeline(calibrate_folds=None), {"clf__C": list(c_grid)},
+                          cv=GroupKFold(k), scoring=scoring, n_jobs=1)
+    search.fit(X, y, groups=groups)
+    table = {str(c): float(s) for c, s in zip(c_grid, search.cv_results_["mean_test_score"])}
+    return float(search.best_params_["clf__C"]), table
+
+
+def _oof_stance_proba(X, y, groups, C, folds) -> np.ndarray:
+    """Out-of-fold calibrated P(stance-bearing), grouped by document, to choose the threshold."""
+    from ..classify.model import build_pipeline, fit_pipeline
+
+    k = min(folds, len(set(groups)))
+    out = np.zeros(len(y))
+    for tr, te in GroupKFold(k).split(X, y, groups):
+        inner = min(folds, len(set(groups[tr])))
+        pipe = fit_pipeline(build_pipeline(C, calibrate_folds=inner), X.iloc[tr], y[tr], groups[tr])
+        out[te] = pipe.predict_proba(X.iloc[te])[:, list(pipe.classes_).index(True)]
+    return out
+
+
+def choose_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Threshold maximising the mean F1 of the two classes (stance-bearing and not)."""
+    from sklearn.metrics import f1_score
+
+    best = (0.5, -1.0)
+    for t in np.arange(0.2, 0.81, 0.025):
+        pred = p >= t
+        f = (f1_score(y, pred, zero_division=0) + f1_score(~y, ~pred, zero_division=0)) / 2
+        if f > best[1] + 1e-9:
+            best = (round(float(t), 3), float(f))
+    return best
+
+
+def fit_model(train: pd.DataFrame, cfg: TrainConfig, log=print):
+    """Fit both pipelines on feature rows; returns (StanceModel, hyperparameters, cv metrics)."""
+    from ..classify.model import FEATURE_COLUMNS, StanceModel, build_pipeline, fit_pipeline
+
+    cols = list(FEATURE_COLUMNS)
+    det = train[train["eligible"]]
+    Xd, yd, gd = det[cols], det["stance_bearing"].to_numpy(bool), det["doc_id"].to_numpy()
+    lab = train[train["stance_bearing"]]
+    Xl, yl, gl = lab[cols], lab["label"].to_numpy(), lab["doc_id"].to_numpy()
+    if len(set(gd)) < 2 or len(set(yl)) < len(LABELS) or len(set(yd)) < 2:
+        raise UsageError("too little training data: need at least 2 documents, both stance-bearing and "
+                         "non-stance sentences, and every label")
+    t = time.perf_counter()
+    c_stance, grid_stance = _grid(build_pipeline, Xd, yd, gd, cfg.c_grid, cfg.folds, "f1_macro")
+    c_label, grid_label = _grid(build_pipeline, Xl, yl, gl, cfg.c_grid, cfg.folds, "f1_macro")
+    log(f"  grouped CV: stance C={c_stance} (macro-F1 {grid_stance[str(c_stance)]:.3f}), "
+        f"label C={c_label} (macro-F1 {grid_label[str(c_label)]:.3f})  [{time.perf_counter() - t:.0f}s]")
+    p_oof = _oof_stance_proba(Xd, yd, gd, c_stance, cfg.folds)
+    threshold, thr_f1 = choose_threshold(p_oof, yd)
+    log(f"  stance threshold {threshold} (out-of-fold mean F1 {thr_f1:.3f})")
+    folds_d = min(cfg.folds, len(set(gd)))
+    folds_l = min(cfg.folds, len(set(gl)))
+    stance = fit_pipeline(build_pipeline(c_stance, calibrate_folds=folds_d), Xd, yd, gd)
+    label = fit_pipeline(build_pipeline(c_label, calibrate_folds=folds_l), Xl, yl, gl)
+    hyper = {"C_stance": c_stance, "C_label": c_label, "threshold": threshold, "class_weight": "balanced",
+             "calibration": "sigmoid, grouped folds", "features": "word 1-2gram tf-idf + char_wb 3-5gram tf-idf "
+             "on actor-masked text; spaCy cue features (negation, modal, hedge, contrast, condition, "
+             "actor counts, actor-predicate relations)"}
+    cv = {"stance_macro_f1_by_C": grid_stance, "label_macro_f1_by_C": grid_label,
+          "stance_threshold_oof_mean_f1": thr_f1}
+    return StanceModel(stance=stance, label=label, threshold=threshold), hyper, cv
+
+
+def score_rows(model, rows: pd.DataFrame) -> dict:
+    """Score a model on annotation rows with their own segmentation (held-out evaluation)."""
+    pred = model.predict(rows, with_evidence=False)
+    p = pred["label"].where(pred["stance_bearing"], NONE).fillna(NONE)
+    return score(outcome_column(rows).tolist(), p.tolist())
+
+
+def train(cfg: TrainConfig, log=print) -> TrainResult:
+    from ..classify import set_current
+    from ..classify.model import library_versions, load_model, new_version, save_model
+
+    df, report = load_annotations(cfg.annotation_paths, strict=cfg.strict)
+    log(f"annotations: {report.valid}/{report.lines} valid lines in {report.files} files, "
+        f"{report.duplicates} duplicates collapsed, {report.conflicts} conflicts resolved -> {report.records} records")
+    if report.problems:
+        log(f"  left out {len(report.problems)} bad lines (see --strict); first: {report.problems[0]}")
+    if df.empty:
+        raise UsageError("no annotation records to train on")
+    featurizer = Featurizer(cfg.spacy_model)
+    t = time.perf_counter()
+    rows = featurizer(df)
+    log(f"features for {len(rows)} sentences [{time.perf_counter() - t:.0f}s]")
+    held = heldout_docs(rows["doc_id"], cfg.heldout_fraction)
+    if len(held) == 0 or len(held) == rows["doc_id"].nunique():
+        raise UsageError("the document-level split left no training or no held-out documents; add documents")
+    test = rows[rows["doc_id"].isin(held)]
+    train_rows = rows[~rows["doc_id"].isin(held)]
+    log(f"split by document: {train_rows['doc_id'].nunique()} training docs ({len(train_rows)} sentences), "
+        f"{len(held)} held-out docs ({len(test)} sentences)")
+    model, hyper, cv = fit_model(train_rows, cfg, log)
+    heldout = score_rows(model, test)
+    log(f"held-out: macro-F1 {heldout['macro_f1']:.3f}, none F1 {heldout['none_f1']:.3f}, "
+        f"stance F1 {heldout['stance_f1']:.3f}")
+    curve = learning_curve(train_rows, test, cfg, log) if cfg.curve else []
+
+    dh = data_hash(df)
+    version = new_version(dh)
+    counts = outcome_column(df).value_counts().to_dict()
+    model.card = {
+        "version": version,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "labels": list(LABELS),
+        "guideline_version": GUIDELINE_VERSION,
+        "placeholder": cfg.placeholder,
+        "libraries": library_versions(),
+        "spacy_model": featurizer.info,
+        "data": {
+            "sha256": dh, "files": [str(p) for p in cfg.annotation_paths], "n_records": int(len(df)),
+            "n_documents": int(df["doc_id"].nunique()), "n_train_documents": int(train_rows["doc_id"].nunique()),
+            "n_heldout_documents": len(held), "heldout_rule": "sha256('briefs-heldout-v1:'+doc_id) % 1000 < "
+            f"{int(round(cfg.heldout_fraction * 1000))}",
+            "outcome_counts": {k: int(v) for k, v in counts.items()},
+            "duplicates_collapsed": report.duplicates, "conflicts_resolved": report.conflicts,
+        },
+        "hyperparameters": hyper,
+        "metrics": {"cv": cv, "heldout": {**heldout, "command": "briefs train"}},
+        "curve": curve,
+    }
+    if cfg.devset and Path(cfg.devset).exists():
+        from ..run import Analyzer, Settings
+
+        from .evaluate import evaluate_gold
+
+        analyzer = Analyzer(Settings(spacy_model=cfg.spacy_model), model=model)
+        dev = evaluate_gold(cfg.devset, analyzer)["metrics"]
+        model.card["metrics"]["devset"] = {**dev, "command": "briefs evaluate --gold ../shared/devset"}
+        log(f"dev set (end to end): macro-F1 {dev['macro_f1']:.3f}, none F1 {dev['none_f1']:.3f}, "
+            f"stance F1 {dev['stance_f1']:.3f}")
+
+    # the promotion gate: compare with the current model on the same held-out documents
+    current_link = cfg.models_dir / "current"
+    previous = None
+    promoted, reason = True, "no current model"
+    if current_link.exists():
+        try:
+            cur = load_model(current_link)
+            previous = {"version": cur.version, "heldout": score_rows(cur, test)}
+            old, new = previous["heldout"]["macro_f1"], heldout["macro_f1"]
+            if cur.card.get("placeholder") and not cfg.placeholder:
+                promoted, reason = True, f"current model {cur.version} is a placeholder"
+            elif new >= old - cfg.margin:
+                promoted, reason = True, f"held-out macro-F1 {new:.3f} >= current {old:.3f} - margin {cfg.margin}"
+            else:
+                promoted, reason = False, (f"held-out macro-F1 {new:.3f} is below the current model's "
+                                           f"{old:.3f} by more than the margin {cfg.margin}")
+        except ModelError as e:
+            promoted, reason = True, f"current model unreadable ({e})"
+    if not cfg.promote:
+        promoted, reason = False, "--no-promote given"
+    model.card["promotion"] = {"promoted": promoted, "reason": reason, "previous": previous}
+    out_dir = save_model(model, cfg.models_dir / version)
+    if promoted:
+        set_current(out_dir, current_link)
+    return TrainResult(out_dir, model.card, promoted, reason, previous, curve, report)
+
+
+def learning_curve(train_rows: pd.DataFrame, test: pd.DataFrame, cfg: TrainConfig, log=print) -> list[dict]:
+    """Held-out scores when training on 25/50/75/100% of the training documents."""
+    rng = np.random.default_rng(cfg.seed)
+    docs = np.array(sorted(train_rows["doc_id"].unique()))
+    rng.shuffle(docs)
+    out = []
+    for frac in (0.25, 0.5, 0.75, 1.0):
+        keep = set(docs[: max(2, int(round(frac * len(docs))))])
+        sub = train_rows[train_rows["doc_id"].isin(keep)]
+        try:
+            model, _, _ = fit_model(sub, cfg, log=lambda *_: None)
+        except UsageError as e:
+            out.append({"fraction": frac, "documents": len(keep), "error": str(e)})
+            continue
+        m = score_rows(model, test)
+        out.append({"fraction": frac, "documents": len(keep), "sentences": int(len(sub)),
+                    "macro_f1": m["macro_f1"], "none_f1": m["none_f1"], "stance_f1": m["stance_f1"]})
+        log(f"  curve {int(frac * 100):>3}% ({len(keep)} docs, {len(sub)} sentences): macro-F1 "
+            f"{m['macro_f1']:.3f}, none F1 {m['none_f1']:.3f}")
+    return out
