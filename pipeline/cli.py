@@ -213,6 +213,54 @@ def evaluate(
         typer.echo(f"{n} misclassified sentences written to {errors}")
 
 
+@app.command("agreement")
+def agreement_cmd(
+    annotations: list[Path] = typer.Argument(None, help="Annotation files or folders (default: annotations/)."),
+    model: Optional[str] = typer.Option(None, help="Also compare this model (default: models/current) with each annotator."),
+    no_model: bool = typer.Option(False, help="Annotators only."),
+    spacy_model: Optional[str] = typer.Option(None),
+    out: Optional[Path] = typer.Option(None, help="Write the figures as JSON."),
+    heldout_only: bool = typer.Option(False, help="Only sentences of held-out documents (the model never saw them)."),
+):
+    """Cohen's kappa and Krippendorff's alpha, per label and overall, between annotators and model."""
+    import pandas as pd
+
+    from .paths import annotations_dir
+    from .train.agreement import agreement, format_agreement, outcomes_table
+    from .train.dataset import read_records
+
+    try:
+        records, problems, _, _ = read_records([str(a) for a in (annotations or [annotations_dir()])])
+        if problems:
+            _err(f"{len(problems)} bad annotation lines left out; first: {problems[0]}")
+        if heldout_only:
+            from .train.dataset import heldout_docs
+
+            held = heldout_docs({r["doc_id"] for r in records})
+            records = [r for r in records if r["doc_id"] in held]
+        model_outcomes = None
+        if not no_model:
+            from .classify import load_model, resolve_model_dir
+            from .train.fit import Featurizer
+
+            m = load_model(resolve_model_dir(model))
+            wide = outcomes_table(records)
+            wide = wide[wide.drop(columns="text").notna().sum(axis=1) >= 1]
+            feats = Featurizer(spacy_model)(wide.reset_index()[["doc_id", "text"]])
+            pred = m.predict(feats, with_evidence=False)
+            outcome = pred["label"].where(pred["stance_bearing"], "none").fillna("none")
+            model_outcomes = pd.Series(outcome.to_numpy(), index=wide.index)
+        res = agreement(records, model_outcomes)
+    except BriefsError as e:
+        _fail(e)
+    typer.echo(format_agreement(res))
+    if out:
+        from .export import write_json
+
+        write_json(out, res)
+        typer.echo(f"figures written to {out}")
+
+
 def main() -> None:
     try:
         app()

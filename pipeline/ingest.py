@@ -59,7 +59,7 @@ def discover(inputs: list[str | Path]) -> list[tuple[Path, str]]:
     """
     from .errors import UsageError
 
-    found: dict[str, Path] = {}
+    found: dict[Path, str] = {}
     for raw in inputs:
         p = Path(raw)
         if not p.exists():
@@ -70,10 +70,12 @@ def discover(inputs: list[str | Path]) -> list[tuple[Path, str]]:
                 if any(part.startswith(".") for part in rel_parts):
                     continue
                 if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES:
-                    found.setdefault(doc_id_for(f, p), f)
+                    found.setdefault(f.resolve(), doc_id_for(f, p))
         else:
-            found.setdefault(p.with_suffix("").name, p)
-    return sorted(((path, doc_id) for doc_id, path in found.items()), key=lambda t: t[1])
+            found.setdefault(p.resolve(), p.with_suffix("").name)
+    # Two files may map to one doc_id (note.md and note.pdf): both are returned, and the caller
+    # reports the second as a failure rather than silently dropping one.
+    return sorted(((path, doc_id) for path, doc_id in found.items()), key=lambda t: (t[1], str(t[0])))
 
 
 def content_hash(data: bytes) -> str:
@@ -121,6 +123,9 @@ def decode_bytes(data: bytes, path: str = "") -> str:
             return data.decode(enc)
         except UnicodeDecodeError as e:
             raise DecodeError(f"looks like {enc} but does not decode: {e}", path)
+    western = _as_windows_1252(data)
+    if western is not None:
+        return western
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -130,6 +135,27 @@ def decode_bytes(data: bytes, path: str = "") -> str:
     if _control_ratio(text) > 0.05:
         raise BinaryInput("looks like a binary file, not text", path)
     return text
+
+
+_WESTERN_EXTRA = set("‘’‚“”„–—…•€©®™°±×÷§¶·«»¡¿ªº£¥¢")
+
+
+def _as_windows_1252(data: bytes) -> str | None:
+    """Windows-1252 is the legacy encoding English briefs come in; statistical detectors often
+    mistake short Western text for a Baltic or DOS code page. Accept it when the text reads as
+    English with a few accents and typographic marks: non-ASCII characters are rare and all are
+    Latin-1 letters or common punctuation."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    non_ascii = [ch for ch in text if ord(ch) > 127]
+    letters = sum(1 for ch in text if ch.isalpha())
+    if not non_ascii or not letters or len(non_ascii) > 0.1 * letters:
+        return None
+    if all(("\u00c0" <= ch <= "\u00ff" and ch not in "×÷") or ch in _WESTERN_EXTRA for ch in non_ascii):
+        return text
+    return None
 
 
 def _control_ratio(text: str) -> float:

@@ -280,7 +280,13 @@ def process(
     todo: list[tuple[Path, str, bytes | None, str]] = []
     current_ids = set()
     t = time.perf_counter()
+    first_path: dict[str, Path] = {}
+    collisions: list[tuple[Path, str, Path]] = []
     for path, doc_id in files:
+        if doc_id in first_path:
+            collisions.append((path, doc_id, first_path[doc_id]))
+            continue
+        first_path[doc_id] = path
         current_ids.add(doc_id)
         try:
             data = path.read_bytes() if path.stat().st_size <= max_bytes else None
@@ -333,6 +339,14 @@ def process(
                 buf = []
         if buf:
             yield buf
+
+    for path, doc_id, other in collisions:
+        err = InputError(f"has the same doc_id {doc_id!r} as {other}; rename one of them", path)
+        rec = {"doc_id": doc_id, "path": str(path), "hash": None, "status": "failed", **err.as_dict()}
+        failures.append(rec)
+        inputs_report.append(rec)
+        if on_failure:
+            on_failure(rec)
 
     done = 0
     total = len(todo)

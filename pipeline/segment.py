@@ -109,9 +109,23 @@ def classify_line(line: str, *, first: bool = False) -> str:
         return BULLET
     if not _ALPHA.search(s):
         return BOILERPLATE
-    if (not _TERMINAL.search(s) and len(words) <= 20) or (s.endswith(":") and len(words) <= 10):
+    if s.endswith(":") and len(words) <= 10:
+        return TITLE if first else HEADING
+    if not _TERMINAL.search(s) and not _INNER_STOP.search(s) and (len(words) <= 12 or (
+            len(words) <= 20 and _title_case_ratio(words) >= 0.6)):
         return TITLE if first else HEADING
     return BODY
+
+
+_INNER_STOP = re.compile(r"[a-z0-9)\]][.!?]\s+[A-Z]")
+_SMALL_WORDS = frozenset({"a", "an", "and", "the", "of", "in", "on", "for", "to", "with", "at", "by", "vs", "or",
+                          "as", "from", "after", "over", "under", "between", "into", "amid"})
+
+
+def _title_case_ratio(words: list[str]) -> float:
+    """Share of words that are capitalised (or small function words): headings are Title Case."""
+    ok = sum(1 for w in words if w[:1].isupper() or not w[:1].isalpha() or w.lower() in _SMALL_WORDS)
+    return ok / len(words)
 
 
 def _looks_like_heading_line(line: str, next_line: str) -> bool:
@@ -122,9 +136,7 @@ def _looks_like_heading_line(line: str, next_line: str) -> bool:
         return False
     if not next_line.strip()[:1].isupper():
         return False
-    caps = sum(1 for w in words if w[:1].isupper() or not w[:1].isalpha())
-    small = {"a", "an", "and", "the", "of", "in", "on", "for", "to", "with", "at", "by", "vs", "or", "as", "from"}
-    return s.isupper() or caps + sum(1 for w in words if w.lower() in small) >= len(words) or s.endswith(":")
+    return s.isupper() or _title_case_ratio(words) >= 1.0 or s.endswith(":")
 
 
 def _raw_blocks(text: str) -> list[tuple[int, int]]:

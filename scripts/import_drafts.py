@@ -25,7 +25,7 @@ from pipeline.labels import GUIDELINE_VERSION  # noqa: E402
 from pipeline.paths import corpora_dir  # noqa: E402
 from pipeline.train.evaluate import find_doc  # noqa: E402
 
-GAP = r"(?:\s+(?:(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s+)?)"
+GAP = r"(?:\s+(?:(?:[Pp]age\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s+)?)"
 
 
 def _pattern(text: str) -> re.Pattern:

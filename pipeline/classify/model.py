@@ -54,14 +54,18 @@ def build_pipeline(C: float = 1.0, calibrate_folds: int | None = 5, class_weight
 
 
 def fit_pipeline(pipe: Pipeline, X: pd.DataFrame, y, groups) -> Pipeline:
-    """Fit; calibration folds are grouped by document (metadata routing passes ``groups``)."""
-    import sklearn
-
-    with sklearn.config_context(enable_metadata_routing=True):
-        if isinstance(pipe.named_steps["clf"], CalibratedClassifierCV):
-            pipe.fit(X, y, groups=groups)
-        else:
+    """Fit; the calibration folds are grouped by document (``groups``), so calibration is
+    learned on predictions for documents the classifier did not see."""
+    clf = pipe.named_steps["clf"]
+    if isinstance(clf, CalibratedClassifierCV) and groups is not None:
+        splitter = clf.cv
+        clf.set_params(cv=list(splitter.split(X, y, groups)))
+        try:
             pipe.fit(X, y)
+        finally:
+            clf.set_params(cv=splitter)  # keep the splitter, not the index arrays, in the saved model
+    else:
+        pipe.fit(X, y)
     return pipe
 
 

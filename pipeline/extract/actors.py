@@ -79,7 +79,7 @@ def _country_rows():
 
     for c in pycountry.countries:
         names = [c.name, getattr(c, "official_name", None), getattr(c, "common_name", None)]
-        yield c.alpha_3, [n for n in names if n], []
+        yield c.alpha_3, [n for n in names if n], [], 0
     for info in all_countries():
         try:
             iso = info.iso() or {}
@@ -95,7 +95,11 @@ def _country_rows():
             metonyms.append(demonym)
             if not demonym.endswith(("ese", "s", "sh", "ch")):
                 metonyms.append(demonym + "s")  # "Americans", "Russians"
-        yield code, names + alts, metonyms
+        try:
+            population = int(info.population() or 0)
+        except (TypeError, ValueError, KeyError):
+            population = 0
+        yield code, names + alts, metonyms, population
 
 
 def _strings(value) -> list[str]:
@@ -137,8 +141,14 @@ def load_actor_files(paths: list[Path]) -> list[tuple[str, str, str]]:
 
 def build_index(extra_files: tuple[str, ...] = ()) -> ActorIndex:
     index = ActorIndex(sources=["pycountry", "countryinfo", str(actor_data_file()), *extra_files])
-    for code, names, metonyms in _country_rows():
-        for n in names + metonyms:
+    rows = list(_country_rows())
+    # Demonyms and capitals can be shared ("American": USA, American Samoa, Northern Mariana
+    # Islands): the most populous state wins. Names then override metonyms.
+    for code, _, metonyms, _ in sorted(rows, key=lambda r: r[3]):
+        for n in metonyms:
+            index.add(n, code, override=True)
+    for code, names, _, _ in rows:
+        for n in names:
             index.add(n, code)
     surname_codes: dict[str, set[str]] = {}
     files = [actor_data_file(), *map(Path, extra_files)]

@@ -85,17 +85,9 @@ class LoadReport:
     records: int
 
 
-def load_annotations(paths: list[str | Path], strict: bool = True) -> tuple[pd.DataFrame, LoadReport]:
-    """Read, validate, de-duplicate and resolve annotation records.
-
-    Every bad line is reported as ``file:line: problem``; with ``strict`` any bad line raises
-    ``AnnotationError`` listing them all, otherwise they are counted in the report and left out.
-
-    Duplicates (same doc_id and span, same label) collapse to one. Conflicts (same doc_id and span,
-    different labels) are resolved by: (1) a person's label (human, model-corrected) beats a
-    suggestion merely accepted (model-accepted); (2) then the majority among those; (3) then the
-    most recent created_at.
-    """
+def read_records(paths: list[str | Path]) -> tuple[list[dict], list[str], list[Path], int]:
+    """Every valid record of the files (raw: before de-duplication), the problems as
+    ``file:line: problem``, the files read and the number of non-blank lines."""
     files = annotation_files(paths)
     problems: list[str] = []
     rows: list[dict] = []
@@ -118,6 +110,21 @@ def load_annotations(paths: list[str | Path], strict: bool = True) -> tuple[pd.D
                 rec = dict(rec)
                 rec["_file"], rec["_line"] = str(f), lineno
                 rows.append(rec)
+    return rows, problems, files, n_lines
+
+
+def load_annotations(paths: list[str | Path], strict: bool = True) -> tuple[pd.DataFrame, LoadReport]:
+    """Read, validate, de-duplicate and resolve annotation records.
+
+    Every bad line is reported as ``file:line: problem``; with ``strict`` any bad line raises
+    ``AnnotationError`` listing them all, otherwise they are counted in the report and left out.
+
+    Duplicates (same doc_id and span, same label) collapse to one. Conflicts (same doc_id and span,
+    different labels) are resolved by: (1) a person's label (human, model-corrected) beats a
+    suggestion merely accepted (model-accepted); (2) then the majority among those; (3) then the
+    most recent created_at.
+    """
+    rows, problems, files, n_lines = read_records(paths)
     if problems and strict:
         raise AnnotationError(problems)
     groups: dict[tuple, list[dict]] = defaultdict(list)
@@ -159,7 +166,8 @@ def data_hash(df: pd.DataFrame) -> str:
     """sha256 over the resolved records' identity and labels (order-independent)."""
     h = hashlib.sha256()
     cols = ["doc_id", "start_char", "end_char", "text", "stance_bearing", "label"]
-    for row in sorted(df[cols].astype(str).itertuples(index=False, name=None)):
+    rows = (tuple(str(v) for v in r) for r in df[cols].itertuples(index=False, name=None))
+    for row in sorted(rows):
         h.update("\x1f".join(row).encode())
         h.update(b"\x1e")
     return h.hexdigest()

@@ -1,0 +1,62 @@
+"""Annotation validation, de-duplication, conflict resolution and the document split."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.errors import AnnotationError
+from pipeline.train.dataset import heldout_docs, load_annotations
+
+
+def rec(**kw):
+    base = {"doc_id": "d1", "start_char": 0, "end_char": 10, "text": "Some text.", "stance_bearing": True,
+            "label": "friction", "actors": ["JPN"], "annotator": "ann1", "source": "human",
+            "created_at": "2026-01-01T00:00:00+00:00", "guideline_version": "1.0"}
+    base.update(kw)
+    return base
+
+
+def write(path, records):
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
+
+
+def test_bad_lines_are_reported_with_file_and_line(tmp_path):
+    f = tmp_path / "a.jsonl"
+    write(f, [rec(), "{not json", rec(label="love"), rec(stance_bearing=False), rec(start_char=5, end_char=2),
+              {k: v for k, v in rec().items() if k != "annotator"}])
+    with pytest.raises(AnnotationError) as e:
+        load_annotations([f])
+    msg = str(e.value)
+    for line, words in [(2, "not valid JSON"), (3, "label must be one of"), (4, "label must be null"),
+                        (5, "bad span"), (6, "missing field 'annotator'")]:
+        assert f"a.jsonl:{line}: " in msg and words in msg
+    df, report = load_annotations([f], strict=False)
+    assert len(df) == 1 and len(report.problems) == 5
+
+
+def test_duplicates_collapse_and_conflicts_follow_the_rule(tmp_path):
+    f = tmp_path / "a.jsonl"
+    write(f, [
+        rec(), rec(annotator="ann2"),  # duplicate
+        rec(start_char=20, end_char=30, label="cooperation", source="model-accepted"),
+        rec(start_char=20, end_char=30, label="hedging", source="model-corrected", created_at="2025-01-01T00:00:00"),
+        rec(start_char=40, end_char=50, label="cooperation", annotator="a"),
+        rec(start_char=40, end_char=50, label="cooperation", annotator="b"),
+        rec(start_char=40, end_char=50, label="friction", annotator="c", created_at="2027-01-01T00:00:00"),
+        rec(start_char=60, end_char=70, label="cooperation", created_at="2026-01-01T00:00:00"),
+        rec(start_char=60, end_char=70, label="friction", created_at="2026-06-01T00:00:00"),
+    ])
+    df, report = load_annotations([f])
+    got = {r.start_char: r.label for r in df.itertuples()}
+    assert got == {0: "friction", 20: "hedging", 40: "cooperation", 60: "friction"}
+    assert report.duplicates == 1 and report.conflicts == 3
+
+
+def test_heldout_split_is_by_document_and_stable():
+    ids = [f"doc{i}" for i in range(200)]
+    held = heldout_docs(ids, 0.2)
+    assert 20 < len(held) < 60
+    assert held == heldout_docs(list(reversed(ids)), 0.2)
+    assert heldout_docs(ids[:100], 0.2) == {d for d in held if d in ids[:100]}

@@ -1,0 +1,114 @@
+"""Training loop on the shipped mini fixture: fit, card, skops round trip, gate, evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.classify.model import load_model
+from pipeline.errors import ModelError
+from tests.conftest import DATA
+
+
+def test_card_has_provenance_and_metrics(mini_model_dir):
+    card = json.loads((mini_model_dir / "card.json").read_text())
+    for key in ("version", "created_at", "labels", "libraries", "data", "hyperparameters", "metrics", "threshold"):
+        assert key in card, key
+    assert card["labels"] == ["cooperation", "friction", "hedging"]
+    assert len(card["data"]["sha256"]) == 64 and card["data"]["n_documents"] == 8
+    assert card["data"]["n_heldout_documents"] >= 1
+    assert 0 <= card["metrics"]["heldout"]["macro_f1"] <= 1
+    assert "scikit-learn" in card["libraries"] and "spacy" in card["libraries"]
+    assert (mini_model_dir / "stance.skops").exists() and (mini_model_dir / "README.md").exists()
+
+
+def test_skops_round_trip_predicts_the_same(mini_model_dir, analyzer):
+    from pipeline.run import Analyzer, Settings, analyse_texts
+
+    texts = {"x": "Seoul and Tokyo signed a new security pact. Beijing condemned the move.\n\nBackground\n"}
+    a = analyse_texts(texts, analyzer=analyzer)["sentences"]
+    fresh_model = load_model(mini_model_dir)
+    b = analyse_texts(texts, analyzer=Analyzer(Settings(model_dir=str(mini_model_dir)), model=fresh_model))["sentences"]
+    pd.testing.assert_frame_equal(a, b)
+    bearing = a[a["stance_bearing"]]
+    probs = bearing[["p_cooperation", "p_friction", "p_hedging"]].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert (bearing["confidence"] == probs.max(axis=1)).all()
+    heading = a[a["text"] == "Background"].iloc[0]
+    assert not heading["stance_bearing"] and pd.isna(heading["label"]) and heading["kind"] == "heading"
+
+
+def test_loading_refuses_untrusted_types(mini_model_dir, tmp_path):
+    import shutil
+
+    import skops.io as sio
+
+    bad = tmp_path / "bad"
+    shutil.copytree(mini_model_dir, bad)
+    sio.dump({"payload": np.dtype("int64"), "x": _Custom()}, bad / "label.skops")
+    with pytest.raises(ModelError, match="trusted"):
+        load_model(bad)
+    (bad / "card.json").unlink()
+    with pytest.raises(ModelError, match="card.json"):
+        load_model(bad)
+
+
+class _Custom:
+    pass
+
+
+def test_promotion_gate(mini_model_dir, tmp_path):
+    """A model trained on scrambled labels (held-out documents left correct, as the gate scores
+    both models against the held-out gold) is kept beside the current one, and says why."""
+    import shutil
+
+    from pipeline.classify import set_current
+    from pipeline.train.fit import TrainConfig, train
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copytree(mini_model_dir, models / mini_model_dir.name)
+    set_current(models / mini_model_dir.name, models / "current")
+    recs = [json.loads(line) for line in (DATA / "mini_annotations.jsonl").read_text().splitlines()]
+    rng = np.random.default_rng(0)
+    labels = ["cooperation", "friction", "hedging"]
+    from pipeline.train.dataset import heldout_docs
+
+    held = heldout_docs({r["doc_id"] for r in recs}, 0.3)
+    for r in recs:
+        if r["stance_bearing"] and r["doc_id"] not in held:  # a label that is always wrong
+            r["label"] = labels[(labels.index(r["label"]) + 1 + int(rng.integers(0, 2))) % 3]
+    scrambled = tmp_path / "scrambled.jsonl"
+    scrambled.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    cfg = TrainConfig(annotation_paths=[str(scrambled)], models_dir=models, folds=3, c_grid=(1.0,),
+                      heldout_fraction=0.3, devset=None)
+    res = train(cfg, log=lambda *a: None)
+    assert not res.promoted and "below the current model" in res.reason
+    assert (models / "current").resolve() == (models / mini_model_dir.name).resolve()
+    assert res.model_dir.exists()  # kept beside
+    assert res.previous["version"] == mini_model_dir.name
+
+
+def test_evaluate_matches_gold_by_overlap(tmp_path, analyzer):
+    from pipeline.train.evaluate import evaluate_gold, write_errors
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text = "Seoul and Tokyo: a thaw\n\nThe two governments signed a trade accord. Rain fell in the capital.\n"
+    (docs / "g1.txt").write_text(text)
+    gold = tmp_path / "gold.jsonl"
+    s1 = text.index("The two")
+    s2 = text.index("Rain")
+    gold.write_text("\n".join(json.dumps(r) for r in [
+        {"doc_id": "g1", "start": 0, "end": 23, "stance_bearing": False, "label": None},
+        {"doc_id": "g1", "start": s1, "end": s2 - 1, "stance_bearing": True, "label": "cooperation"},
+        {"doc_id": "g1", "start": s2, "end": len(text) - 1, "stance_bearing": False, "label": None},
+    ]) + "\n")
+    res = evaluate_gold(gold, analyzer, docs)
+    assert res["metrics"]["n"] == 3 and res["metrics"]["unmatched_gold"] == 0
+    assert res["joined"].loc[0, "pred"] == "none"  # a title is never stance-bearing
+    n = write_errors(res["joined"], tmp_path / "errors.jsonl")
+    assert n == sum(res["joined"]["gold"] != res["joined"]["pred"])
