@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,7 +187,8 @@ def save_model(model: StanceModel, directory: Path) -> Path:
         for attr, fname in MODEL_FILES.items():
             pipe = getattr(model, attr)
             pipe.__dict__.pop("_briefs_names", None)
-            sio.dump(pipe, tmp / fname)
+            # vocabularies live in skops' JSON schema: deflate it (about 20x smaller on disk)
+            sio.dump(pipe, tmp / fname, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
         card = dict(model.card)
         card["threshold"] = model.threshold
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False, default=str) + "\n")
