@@ -1,0 +1,42 @@
+"""Integration on the team's real texts in ../shared (skipped where absent, e.g. a user's machine)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.export import read_table
+from pipeline.run import EXIT_OK, process
+
+pytestmark = pytest.mark.shared
+
+
+def test_process_shared_corpora(shared, tmp_path, shipped_model_dir):
+    out = tmp_path / "shared"
+    res = process([shared / "corpora"], out, workers=2)
+    assert res.exit_code == EXIT_OK, res.failures
+    docs = read_table(out, "documents")
+    assert len(docs) >= 250  # 201 essays + 18 briefs + 34 speeches
+    s = read_table(out, "sentences")
+    assert len(s) > 8000
+    assert 0.5 < s["stance_bearing"].mean() < 0.95
+    labelled = s[s["stance_bearing"]]
+    assert labelled["label"].value_counts(normalize=True).min() > 0.05
+    # every sentence span lies inside its document and is not blank
+    assert (s["end_char"] > s["start_char"]).all() and s["text"].str.strip().astype(bool).all()
+    e = read_table(out, "entities")
+    assert e["actor"].notna().mean() > 0.3
+    assert {"USA", "RUS", "CHN", "GBR", "FRA"} <= set(e["actor"].dropna())
+    assert len(read_table(out, "dyads")) > 500
+
+
+def test_devset_end_to_end_beats_the_keyword_baseline(shared, shipped_model_dir):
+    from pipeline.run import Analyzer, Settings
+    from pipeline.train.baseline import keyword_predict
+    from pipeline.train.evaluate import evaluate_gold
+
+    analyzer = Analyzer(Settings())
+    m = evaluate_gold(shared / "devset", analyzer)["metrics"]
+    b = evaluate_gold(shared / "devset", analyzer, predictor=keyword_predict)["metrics"]
+    assert m["n"] == 432 and m["unmatched_gold"] == 0
+    assert m["macro_f1"] > b["macro_f1"] + 0.05
+    assert m["none_f1"] > b["none_f1"]
