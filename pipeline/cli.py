@@ -261,6 +261,85 @@ def agreement_cmd(
         typer.echo(f"figures written to {out}")
 
 
+@doccano_app.command("up")
+def doccano_up(
+    port: int = typer.Option(8000, help="Port on 127.0.0.1."),
+    home: Optional[Path] = typer.Option(None, help="Where the server's virtualenv and data live "
+                                        "(default: $BRIEFS_DOCCANO_HOME or ~/.local/share/briefs/doccano)."),
+    workers: int = typer.Option(2, help="Web server worker processes."),
+):
+    """Install (first time), initialise and start doccano 1.8.4; admin from DOCCANO_USERNAME/PASSWORD."""
+    from .review.server import up
+
+    try:
+        info = up(home, port=port, workers=workers, log=typer.echo)
+    except BriefsError as e:
+        _fail(e)
+    typer.echo(f"export DOCCANO_URL={info['url']}")
+
+
+@doccano_app.command("down")
+def doccano_down(home: Optional[Path] = typer.Option(None, help="The server's home (as given to `up`).")):
+    """Stop the doccano server started by `briefs doccano up`."""
+    from .review.server import down
+
+    down(home, log=typer.echo)
+
+
+@review_app.command("push")
+def review_push(
+    run_dir: Path = typer.Argument(..., help="A `briefs process` output folder."),
+    project: str = typer.Option(..., help="doccano project name (created if missing)."),
+    limit: Optional[int] = typer.Option(None, help="Push at most this many stance-bearing sentences."),
+    order: str = typer.Option("uncertainty", help="uncertainty (least sure first) or document."),
+    sample_none: int = typer.Option(0, help="Also push this many random sentences the model called not stance-bearing."),
+    seed: int = typer.Option(0, help="Seed of that sample."),
+    config: Optional[Path] = typer.Option(None, help="TOML with url, username, password (else DOCCANO_* variables)."),
+):
+    """Upload machine labels to doccano as suggestions, most uncertain first (idempotent)."""
+    from .review import push
+    from .review.client import Doccano, load_credentials
+
+    if order not in ("uncertainty", "document"):
+        _fail(UsageError(f"--order must be uncertainty or document, not {order!r}"))
+    try:
+        client = Doccano(load_credentials(config))
+        res = push(run_dir, project, client, limit=limit, order=order, sample_none=sample_none, seed=seed)
+    except BriefsError as e:
+        _fail(e)
+    typer.echo(f"project {project!r} (id {res.project_id}{', created' if res.project_created else ''}): "
+               f"{res.added} examples added ({res.sampled_none} sampled non-stance), "
+               f"{res.skipped_existing} already there; model {res.model_version}")
+
+
+@review_app.command("pull")
+def review_pull(
+    project: str = typer.Option(..., help="doccano project name."),
+    to: Optional[Path] = typer.Option(None, "--to", help="Annotation folder (default: annotations/review/)."),
+    config: Optional[Path] = typer.Option(None, help="TOML with url, username, password (else DOCCANO_* variables)."),
+):
+    """Turn confirmed reviews into annotation records (a new file; nothing duplicated or overwritten)."""
+    from .paths import annotations_dir
+    from .review import pull
+    from .review.client import Doccano, load_credentials
+
+    try:
+        client = Doccano(load_credentials(config))
+        res = pull(project, client, to or (annotations_dir() / "review"))
+    except BriefsError as e:
+        _fail(e)
+    rate = f"{res.acceptance_rate:.0%}" if res.acceptance_rate is not None else "n/a"
+    typer.echo(f"{res.confirmed} confirmed examples: {res.new} new, {res.changed} changed, {res.unchanged} already pulled; "
+               f"{res.accepted} accepted vs {res.corrected} corrected (model acceptance rate {rate}); "
+               f"{res.not_stance} marked not stance-bearing; {res.kept_human} kept (human label on disk)")
+    if res.reviewers:
+        typer.echo("reviewers: " + ", ".join(f"{k} {v}" for k, v in sorted(res.reviewers.items())))
+    if res.agreement:
+        for pair, m in res.agreement["pairs"].items():
+            typer.echo(f"agreement {pair}: n={m['n']} kappa={m['kappa']:.3f} alpha={m['alpha']:.3f}")
+    typer.echo(f"written to {res.path}" if res.path else "nothing new to write")
+
+
 def main() -> None:
     try:
         app()

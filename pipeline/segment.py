@@ -111,6 +111,10 @@ def classify_line(line: str, *, first: bool = False) -> str:
         return BOILERPLATE
     if s.endswith(":") and len(words) <= 10:
         return TITLE if first else HEADING
+    # a short Title Case line that ends with a full stop ("U.S. Tariff Actions and Trade Talks.")
+    if s.endswith(".") and len(words) <= 10 and not _INNER_STOP.search(s[:-1]) and _title_case_ratio(words) >= 0.85 \
+            and sum(1 for w in words if w[:1].isupper()) >= 2:
+        return TITLE if first else HEADING
     if not _TERMINAL.search(s) and not _INNER_STOP.search(s) and (len(words) <= 12 or (
             len(words) <= 20 and _title_case_ratio(words) >= 0.6)):
         return TITLE if first else HEADING
