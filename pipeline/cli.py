@@ -261,6 +261,20 @@ def agreement_cmd(
         typer.echo(f"figures written to {out}")
 
 
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A `briefs process` output folder."),
+    out: Optional[Path] = typer.Option(None, help="Report folder (default: RUN_DIR/report)."),
+):
+    """Write a self-contained HTML report (index.html plus a page per document)."""
+    from .report import build_report
+
+    if not run_dir.is_dir():
+        _fail(UsageError("not a folder", run_dir))
+    index = build_report(run_dir, out)
+    typer.echo(f"report written to {index}")
+
+
 @doccano_app.command("up")
 def doccano_up(
     port: int = typer.Option(8000, help="Port on 127.0.0.1."),

@@ -114,8 +114,9 @@ def choose_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return best
 
 
-def fit_model(train: pd.DataFrame, cfg: TrainConfig, log=print):
-    """Fit both pipelines on feature rows; returns (StanceModel, hyperparameters, cv metrics)."""
+def fit_model(train: pd.DataFrame, cfg: TrainConfig, log=print, fixed: dict | None = None):
+    """Fit both pipelines on feature rows; returns (StanceModel, hyperparameters, cv metrics).
+    ``fixed`` (C_stance, C_label, threshold) skips the search (learning curves)."""
     from ..classify.model import FEATURE_COLUMNS, StanceModel, build_pipeline, fit_pipeline
 
     cols = list(FEATURE_COLUMNS)
@@ -127,13 +128,18 @@ def fit_model(train: pd.DataFrame, cfg: TrainConfig, log=print):
         raise UsageError("too little training data: need at least 2 documents, both stance-bearing and "
                          "non-stance sentences, and every label")
     t = time.perf_counter()
-    c_stance, grid_stance = _grid(build_pipeline, Xd, yd, gd, cfg.c_grid, cfg.folds, "f1_macro")
-    c_label, grid_label = _grid(build_pipeline, Xl, yl, gl, cfg.c_grid, cfg.folds, "f1_macro")
-    log(f"  grouped CV: stance C={c_stance} (macro-F1 {grid_stance[str(c_stance)]:.3f}), "
-        f"label C={c_label} (macro-F1 {grid_label[str(c_label)]:.3f})  [{time.perf_counter() - t:.0f}s]")
-    p_oof = _oof_stance_proba(Xd, yd, gd, c_stance, cfg.folds)
-    threshold, thr_f1 = choose_threshold(p_oof, yd)
-    log(f"  stance threshold {threshold} (out-of-fold mean F1 {thr_f1:.3f})")
+    if fixed:
+        c_stance, c_label, threshold = fixed["C_stance"], fixed["C_label"], fixed["threshold"]
+        grid_stance = grid_label = {}
+        thr_f1 = None
+    else:
+        c_stance, grid_stance = _grid(build_pipeline, Xd, yd, gd, cfg.c_grid, cfg.folds, "f1_macro")
+        c_label, grid_label = _grid(build_pipeline, Xl, yl, gl, cfg.c_grid, cfg.folds, "f1_macro")
+        log(f"  grouped CV: stance C={c_stance} (macro-F1 {grid_stance[str(c_stance)]:.3f}), "
+            f"label C={c_label} (macro-F1 {grid_label[str(c_label)]:.3f})  [{time.perf_counter() - t:.0f}s]")
+        p_oof = _oof_stance_proba(Xd, yd, gd, c_stance, cfg.folds)
+        threshold, thr_f1 = choose_threshold(p_oof, yd)
+        log(f"  stance threshold {threshold} (out-of-fold mean F1 {thr_f1:.3f})")
     folds_d = min(cfg.folds, len(set(gd)))
     folds_l = min(cfg.folds, len(set(gl)))
     stance = fit_pipeline(build_pipeline(c_stance, calibrate_folds=folds_d), Xd, yd, gd)
@@ -180,7 +186,7 @@ def train(cfg: TrainConfig, log=print) -> TrainResult:
     heldout = score_rows(model, test)
     log(f"held-out: macro-F1 {heldout['macro_f1']:.3f}, none F1 {heldout['none_f1']:.3f}, "
         f"stance F1 {heldout['stance_f1']:.3f}")
-    curve = learning_curve(train_rows, test, cfg, log) if cfg.curve else []
+    curve = learning_curve(train_rows, test, cfg, log, fixed=hyper) if cfg.curve else []
 
     dh = data_hash(df)
     version = new_version(dh)
@@ -243,8 +249,10 @@ def train(cfg: TrainConfig, log=print) -> TrainResult:
     return TrainResult(out_dir, model.card, promoted, reason, previous, curve, report)
 
 
-def learning_curve(train_rows: pd.DataFrame, test: pd.DataFrame, cfg: TrainConfig, log=print) -> list[dict]:
-    """Held-out scores when training on 25/50/75/100% of the training documents."""
+def learning_curve(train_rows: pd.DataFrame, test: pd.DataFrame, cfg: TrainConfig, log=print,
+                   fixed: dict | None = None) -> list[dict]:
+    """Held-out scores when training on 25/50/75/100% of the training documents (with the full
+    run's hyper-parameters, so the curve shows the effect of data alone)."""
     rng = np.random.default_rng(cfg.seed)
     docs = np.array(sorted(train_rows["doc_id"].unique()))
     rng.shuffle(docs)
@@ -253,7 +261,7 @@ def learning_curve(train_rows: pd.DataFrame, test: pd.DataFrame, cfg: TrainConfi
         keep = set(docs[: max(2, int(round(frac * len(docs))))])
         sub = train_rows[train_rows["doc_id"].isin(keep)]
         try:
-            model, _, _ = fit_model(sub, cfg, log=lambda *_: None)
+            model, _, _ = fit_model(sub, cfg, log=lambda *_: None, fixed=fixed)
         except UsageError as e:
             out.append({"fraction": frac, "documents": len(keep), "error": str(e)})
             continue
