@@ -13,8 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import shutil
 import sys
 import time
 import uuid
@@ -30,9 +28,9 @@ import pyarrow.parquet as pq
 from . import __version__
 from .aggregate import documents_table, dyads_table
 from .errors import BriefsError, InputError
-from .export import FORMATS, TableWriter, atomic_path, read_table, to_arrow, write_json
+from .export import FORMATS, TableWriter, atomic_path, to_arrow, write_json
 from .ingest import DEFAULT_MAX_BYTES, Brief, brief_from_bytes, brief_from_text, content_hash, discover
-from .schemas import DOCUMENTS, ENTITIES, SENTENCES, TABLES, empty
+from .schemas import ENTITIES, SENTENCES, TABLES, empty
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -350,7 +348,6 @@ def process(
 
     done = 0
     total = len(todo)
-    briefs_by_id: dict[str, Brief] = {}
 
     def collect(result: dict, briefs: list[Brief]) -> None:
         nonlocal done, words

@@ -279,7 +279,8 @@ class BriefLayout:
     """Pre-sets sentence boundaries from the layout; the parser/senter then fills in the rest."""
 
     def __call__(self, doc: Doc) -> Doc:
-        blocks = layout_blocks(doc.text)
+        text = doc.text  # Doc.text joins every token: read it once
+        blocks = layout_blocks(text)
         doc.user_data[BLOCKS_KEY] = [(b.start, b.end, b.kind, b.joined) for b in blocks]
         if not len(doc):
             return doc
@@ -287,7 +288,7 @@ class BriefLayout:
         no_start = set()
         for b in blocks:
             if b.kind == BULLET:
-                m = _BULLET_AT.match(doc.text, b.start)
+                m = _BULLET_AT.match(text, b.start)
                 if m:
                     no_start.update(range(b.start + 1, m.end() + 1))
         inside_fixed = [(b.start, b.end) for b in blocks if b.kind not in (BODY, BULLET)]
@@ -326,9 +327,10 @@ class SentenceSpan:
 def sentence_spans(doc: Doc) -> list[SentenceSpan]:
     """Sentences of a Doc processed with ``brief_layout``: trimmed, exact character spans, each
     tagged with the kind of block it lies in. Bullet markers are left outside the span."""
+    text = doc.text  # Doc.text joins every token: read it once
     blocks = doc.user_data.get(BLOCKS_KEY)
     if blocks is None:
-        blocks = [(b.start, b.end, b.kind, b.joined) for b in layout_blocks(doc.text)]
+        blocks = [(b.start, b.end, b.kind, b.joined) for b in layout_blocks(text)]
     out: list[SentenceSpan] = []
     bi = 0
     for sent in doc.sents:
@@ -343,7 +345,7 @@ def sentence_spans(doc: Doc) -> list[SentenceSpan]:
             bi += 1
         kind, gaps = (blocks[bi][2], tuple(blocks[bi][3])) if bi < len(blocks) else (BODY, ())
         if kind == BULLET and doc[ts].idx == blocks[bi][0]:
-            m = _BULLET_AT.match(doc.text, doc[ts].idx)
+            m = _BULLET_AT.match(text, doc[ts].idx)
             if m:
                 while ts < te and doc[ts].idx < m.end():
                     ts += 1
@@ -351,8 +353,8 @@ def sentence_spans(doc: Doc) -> list[SentenceSpan]:
             continue
         start = doc[ts].idx
         end = doc[te - 1].idx + len(doc[te - 1].text)
-        if not _ALPHA.search(doc.text[start:end]):
-            kind = PAGENUM if _is_pagenum(doc.text[start:end]) else BOILERPLATE
+        if not _ALPHA.search(text[start:end]):
+            kind = PAGENUM if _is_pagenum(text[start:end]) else BOILERPLATE
         gaps = tuple(g for g in gaps if start <= g[0] and g[1] <= end)
         out.append(SentenceSpan(len(out), start, end, ts, te, kind, gaps))
     return out

@@ -22,7 +22,7 @@ def test_card_has_provenance_and_metrics(mini_model_dir):
     assert card["data"]["n_heldout_documents"] >= 1
     assert 0 <= card["metrics"]["heldout"]["macro_f1"] <= 1
     assert "scikit-learn" in card["libraries"] and "spacy" in card["libraries"]
-    assert (mini_model_dir / "stance.skops").exists() and (mini_model_dir / "README.md").exists()
+    assert (mini_model_dir / "model.skops").exists() and (mini_model_dir / "README.md").exists()
 
 
 def test_skops_round_trip_predicts_the_same(mini_model_dir, analyzer):
@@ -48,7 +48,7 @@ def test_loading_refuses_untrusted_types(mini_model_dir, tmp_path):
 
     bad = tmp_path / "bad"
     shutil.copytree(mini_model_dir, bad)
-    sio.dump({"payload": np.dtype("int64"), "x": _Custom()}, bad / "label.skops")
+    sio.dump({"payload": np.dtype("int64"), "x": _Custom()}, bad / "model.skops")
     with pytest.raises(ModelError, match="trusted"):
         load_model(bad)
     (bad / "card.json").unlink()

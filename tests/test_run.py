@@ -143,7 +143,7 @@ def test_killed_run_leaves_old_outputs_and_resumes_to_the_same_tables(corpus, tm
     pd.testing.assert_frame_equal(before, read_table(out, "sentences"))
     assert not list(out.glob(".*.tmp"))
     monkeypatch.setattr(run_mod.Analyzer, "analyse", real)
-    (corpus / "more" / "n0.txt").write_text(f"Note 0\n\nSeoul and Tokyo held talks number 0. Beijing protested the drills.\n")
+    (corpus / "more" / "n0.txt").write_text("Note 0\n\nSeoul and Tokyo held talks number 0. Beijing protested the drills.\n")
     res = run(corpus, out, mini_model_dir, chunk_docs=2)
     assert res.summary["reused"] >= 1
     for name in TABLES:
@@ -202,3 +202,14 @@ def test_sample_corpus_with_the_shipped_model(tmp_path, shipped_model_dir):
     assert 0.4 < s["stance_bearing"].mean() < 0.9
     formats = {p.split(".")[-1] for p in docs["path"]}
     assert {"txt", "md", "html", "docx", "pdf"} <= formats
+
+
+def test_dask_engine_gives_the_same_tables(corpus, tmp_path, mini_model_dir):
+    pytest.importorskip("dask.distributed")
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    run(corpus, local, mini_model_dir, chunk_docs=1)
+    res = run(corpus, dask, mini_model_dir, chunk_docs=1, engine="dask", workers=2)
+    assert res.exit_code == EXIT_OK
+    for name in TABLES:
+        pd.testing.assert_frame_equal(read_table(local, name), read_table(dask, name), obj=name)
+    assert json.loads((dask / "run.json").read_text())["settings"]["engine"] == "dask"

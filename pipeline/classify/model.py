@@ -1,8 +1,10 @@
-"""The stance classifier: two scikit-learn Pipelines (stance-bearing detector and three-way label
-model) over the same feature design, saved with skops next to a card.
+"""The stance classifier: one scikit-learn Pipeline (features + calibrated logistic regression)
+over four outcomes, ``none`` (not stance-bearing) and the three labels, saved with skops next to a
+card. P(stance-bearing) = 1 - P(none); the label probabilities are the other three renormalised.
+A single model scored as well as a detector + label cascade in grouped cross-validation, with one
+vocabulary to compute and load instead of two.
 
-Input of both pipelines: a DataFrame with the columns ``masked`` and ``cues`` made by
-``pipeline.extract.features`` (or by ``features_from_text`` for a bare sentence).
+Input: a DataFrame with the columns ``masked`` and ``cues`` made by ``pipeline.extract.features``.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
 from ..errors import ModelError
-from ..labels import LABELS
+from ..labels import LABELS, NONE
 
 FEATURE_COLUMNS = ("masked", "cues")
-MODEL_FILES = {"stance": "stance.skops", "label": "label.skops"}
+MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
+CLASSES = (*LABELS, NONE)
 
 
 def build_pipeline(C: float = 1.0, calibrate_folds: int | None = 5, class_weight="balanced") -> Pipeline:
@@ -77,12 +80,12 @@ def _base_lr(pipe: Pipeline) -> LogisticRegression:
     return clf
 
 
-def evidence(pipe: Pipeline, X: pd.DataFrame, target_idx: np.ndarray, k: int = 4) -> list[list[str]]:
+def evidence(pipe: Pipeline, X: pd.DataFrame | None, target_idx: np.ndarray, k: int = 4, Z=None) -> list[list[str]]:
     """The ``k`` features that pushed each row most toward its target class (contribution
-    = feature value x weight of that class, relative to the mean over classes)."""
-    feats = pipe.named_steps["features"]
+    = feature value x weight of that class, relative to the mean over classes). ``Z``: the rows'
+    feature matrix when the caller already has it."""
     lr = _base_lr(pipe)
-    Z = feats.transform(X).tocsr()
+    Z = (pipe.named_steps["features"].transform(X) if Z is None else Z).tocsr()
     names = _feature_names(pipe)
     coef = lr.coef_
     if coef.shape[0] == 1:  # binary: class 1 has +coef, class 0 has -coef
@@ -123,9 +126,8 @@ def _pretty(name: str) -> str:
 
 @dataclass
 class StanceModel:
-    stance: Pipeline
-    label: Pipeline
-    threshold: float = 0.5
+    pipeline: Pipeline
+    threshold: float = 0.5  # stance-bearing when P(stance) = 1 - P(none) >= threshold
     card: dict = field(default_factory=dict)
     path: Path | None = None
 
@@ -147,28 +149,31 @@ class StanceModel:
         probs = np.full((n, len(LABELS)), np.nan)
         ev: list = [[] for _ in range(n)]
         idx = np.flatnonzero(eligible)
+        Z = None
+        classes = list(self.pipeline.classes_)
         if len(idx):
             X = rows.iloc[idx][list(FEATURE_COLUMNS)]
-            p_stance[idx] = self.stance.predict_proba(X)[:, list(self.stance.classes_).index(True)]
-            P = self.label.predict_proba(X)
-            order = [list(self.label.classes_).index(lab) for lab in LABELS]
-            probs[idx] = P[:, order]
+            Z = self.pipeline.named_steps["features"].transform(X).tocsr()  # once: probabilities and evidence
+            P = self.pipeline.named_steps["clf"].predict_proba(Z)
+            p_none = P[:, classes.index(NONE)]
+            p_stance[idx] = 1.0 - p_none
+            lab = P[:, [classes.index(c) for c in LABELS]]
+            probs[idx] = lab / np.clip(lab.sum(axis=1, keepdims=True), 1e-12, None)
         bearing = eligible & (p_stance >= self.threshold)
         probs[~bearing] = np.nan
         label_idx = np.where(bearing, np.nan_to_num(probs, nan=-1).argmax(axis=1), -1)
         out["stance_bearing"] = bearing
-        out["p_stance"] = np.where(eligible, p_stance, 0.0)
+        out["p_stance"] = p_stance
         out["label"] = [LABELS[i] if i >= 0 else None for i in label_idx]
         out["confidence"] = np.where(bearing, np.nan_to_num(probs, nan=0).max(axis=1), np.nan)
         for j, lab in enumerate(LABELS):
             out[f"p_{lab}"] = probs[:, j]
-        if with_evidence:
+        if with_evidence and Z is not None:
+            pos = {row: j for j, row in enumerate(idx)}
             b = np.flatnonzero(bearing)
             if len(b):
-                X = rows.iloc[b][list(FEATURE_COLUMNS)]
-                cls = list(self.label.classes_)
-                target = np.array([cls.index(LABELS[label_idx[i]]) for i in b])
-                for i, e in zip(b, evidence(self.label, X, target)):
+                target = np.array([classes.index(LABELS[label_idx[i]]) for i in b])
+                for i, e in zip(b, evidence(self.pipeline, None, target, Z=Z[[pos[i] for i in b]])):
                     ev[i] = e
         out["evidence"] = ev
         return out
@@ -177,22 +182,21 @@ class StanceModel:
 # ---------------------------------------------------------------- saving and loading
 
 def save_model(model: StanceModel, directory: Path) -> Path:
-    """Write ``stance.skops``, ``label.skops`` and ``card.json`` (and a readable card) atomically."""
+    """Write ``model.skops`` and ``card.json`` (and a readable card) atomically."""
     import skops.io as sio
 
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        for attr, fname in MODEL_FILES.items():
-            pipe = getattr(model, attr)
-            pipe.__dict__.pop("_briefs_names", None)
-            # vocabularies live in skops' JSON schema: deflate it (about 20x smaller on disk)
-            sio.dump(pipe, tmp / fname, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+        model.pipeline.__dict__.pop("_briefs_names", None)
+        # vocabularies live in skops' JSON schema: deflate it (about 20x smaller on disk)
+        sio.dump(model.pipeline, tmp / MODEL_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
         card = dict(model.card)
         card["threshold"] = model.threshold
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False, default=str) + "\n")
         (tmp / "README.md").write_text(render_card(card))
+        os.chmod(tmp, 0o755)
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(tmp, directory)
@@ -203,12 +207,20 @@ def save_model(model: StanceModel, directory: Path) -> Path:
     return directory
 
 
-# Types a model file may contain beyond skops' defaults. Anything else is refused.
+# Types a model file may hold beyond skops' defaults: these are loaded without further ado; any
+# other type is audited (get_untrusted_types) and refused unless it is scikit-learn's, numpy's or
+# scipy's own.
+TRUSTED_TYPES = [
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.model_selection._split.GroupKFold",
+]
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "collections.")
 
 
 def load_model(directory: str | Path) -> StanceModel:
     import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
 
     directory = Path(directory)
     if not directory.exists():
@@ -220,26 +232,23 @@ def load_model(directory: str | Path) -> StanceModel:
         card = json.loads(card_path.read_text())
     except json.JSONDecodeError as e:
         raise ModelError(f"card.json is not valid JSON: {e}", card_path)
-    pipes = {}
-    for attr, fname in MODEL_FILES.items():
-        f = directory / fname
-        if not f.exists():
-            raise ModelError(f"missing {fname}", directory)
-        try:
-            untrusted = sio.get_untrusted_types(file=f)
-        except Exception as e:
-            raise ModelError(f"cannot read {fname} (corrupt or not a skops file): {e}", f)
+    f = directory / MODEL_FILE
+    if not f.exists():
+        raise ModelError(f"missing {MODEL_FILE}", directory)
+    try:
+        pipe = sio.load(f, trusted=TRUSTED_TYPES)
+    except UntrustedTypesFoundException:
+        untrusted = sio.get_untrusted_types(file=f)
         bad = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
         if bad:
-            raise ModelError(f"{fname} contains types outside the trusted list, refusing to load: {bad}", f)
-        pipes[attr] = sio.load(f, trusted=untrusted)
-    return StanceModel(
-        stance=pipes["stance"],
-        label=pipes["label"],
-        threshold=float(card.get("threshold", 0.5)),
-        card=card,
-        path=directory.resolve(),
-    )
+            raise ModelError(f"{MODEL_FILE} contains types outside the trusted list, refusing to load: {bad}", f)
+        pipe = sio.load(f, trusted=untrusted)
+    except Exception as e:
+        raise ModelError(f"cannot read {MODEL_FILE} (corrupt or not a skops file): {e}", f)
+    if not isinstance(pipe, Pipeline) or set(getattr(pipe, "classes_", [])) != set(CLASSES):
+        raise ModelError(f"{MODEL_FILE} is not a stance pipeline over {list(CLASSES)}", f)
+    return StanceModel(pipeline=pipe, threshold=float(card.get("threshold", 0.5)), card=card,
+                       path=directory.resolve())
 
 
 def render_card(card: dict) -> str:

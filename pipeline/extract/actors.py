@@ -210,7 +210,9 @@ class ActorNormaliser:
 
 @lru_cache(maxsize=4096)
 def _fuzzy_country(name: str) -> str | None:
-    """pycountry's lookup, then its fuzzy search (which also knows subdivisions)."""
+    """A state for a GPE no alias covers: pycountry's name lookup, then its ISO 3166-2
+    subdivisions ("Xinjiang", "Crimea", "Texas") by exact name. (pycountry's search_fuzzy does this
+    too, but costs ~40 ms a call; the subdivision index is built once.)"""
     import pycountry
 
     if len(name) < 4 or not name[:1].isupper():
@@ -219,11 +221,32 @@ def _fuzzy_country(name: str) -> str | None:
         return pycountry.countries.lookup(name).alpha_3
     except LookupError:
         pass
-    try:
-        hits = pycountry.countries.search_fuzzy(name)
-    except LookupError:
-        return None
-    return hits[0].alpha_3 if hits else None
+    return _subdivisions().get(_fold(name))
+
+
+@lru_cache(maxsize=1)
+def _subdivisions() -> dict[str, str]:
+    """Folded subdivision name -> alpha-3 of its country. A multi-word name also answers to its
+    first word when that word is distinctive ("Xinjiang Uygur Zizhiqu" -> "xinjiang")."""
+    import pycountry
+
+    alpha3 = {c.alpha_2: c.alpha_3 for c in pycountry.countries}
+    full: dict[str, str] = {}
+    first: dict[str, set[str]] = {}
+    for sub in pycountry.subdivisions:
+        code = alpha3.get(sub.country_code)
+        if not code:
+            continue
+        for raw in sub.name.split(";"):
+            key = _fold(raw.split("[")[0].strip())
+            full.setdefault(key, code)
+            words = key.split()
+            if len(words) > 1 and len(words[0]) >= 5:
+                first.setdefault(words[0], set()).add(code)
+    for word, codes in first.items():
+        if len(codes) == 1:
+            full.setdefault(word, next(iter(codes)))
+    return full
 
 
 def build_matcher(nlp, index: ActorIndex):

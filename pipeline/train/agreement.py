@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
-from ..labels import EVAL_CLASSES, LABELS
+from ..labels import EVAL_CLASSES
 
 MODEL = "model"
 

@@ -132,7 +132,7 @@ def load_annotations(paths: list[str | Path], strict: bool = True) -> tuple[pd.D
         groups[(r["doc_id"], r["start_char"], r["end_char"])].append(r)
     resolved = []
     duplicates = conflicts = 0
-    for key, recs in groups.items():
+    for recs in groups.values():
         if len(recs) > 1:
             outcomes = {_outcome(r) for r in recs}
             if len(outcomes) == 1:

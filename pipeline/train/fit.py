@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +87,7 @@ def _grid(build, X, y, groups, c_grid, folds, scoring) -> tuple[float, dict]:
 
 
 def _oof_stance_proba(X, y, groups, C, folds) -> np.ndarray:
-    """Out-of-fold calibrated P(stance-bearing), grouped by document, to choose the threshold."""
+    """Out-of-fold calibrated P(stance-bearing) = 1 - P(none), grouped by document."""
     from ..classify.model import build_pipeline, fit_pipeline
 
     k = min(folds, len(set(groups)))
@@ -97,7 +95,7 @@ def _oof_stance_proba(X, y, groups, C, folds) -> np.ndarray:
     for tr, te in GroupKFold(k).split(X, y, groups):
         inner = min(folds, len(set(groups[tr])))
         pipe = fit_pipeline(build_pipeline(C, calibrate_folds=inner), X.iloc[tr], y[tr], groups[tr])
-        out[te] = pipe.predict_proba(X.iloc[te])[:, list(pipe.classes_).index(True)]
+        out[te] = 1.0 - pipe.predict_proba(X.iloc[te])[:, list(pipe.classes_).index(NONE)]
     return out
 
 
@@ -115,42 +113,31 @@ def choose_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def fit_model(train: pd.DataFrame, cfg: TrainConfig, log=print, fixed: dict | None = None):
-    """Fit both pipelines on feature rows; returns (StanceModel, hyperparameters, cv metrics).
-    ``fixed`` (C_stance, C_label, threshold) skips the search (learning curves)."""
+    """Fit the pipeline on feature rows; returns (StanceModel, hyperparameters, cv metrics).
+    Only sentences whose layout can bear stance are learned from (headings and boilerplate are
+    decided by the segmenter). ``fixed`` (C, threshold) skips the search (learning curves)."""
     from ..classify.model import FEATURE_COLUMNS, StanceModel, build_pipeline, fit_pipeline
 
-    cols = list(FEATURE_COLUMNS)
-    det = train[train["eligible"]]
-    Xd, yd, gd = det[cols], det["stance_bearing"].to_numpy(bool), det["doc_id"].to_numpy()
-    lab = train[train["stance_bearing"]]
-    Xl, yl, gl = lab[cols], lab["label"].to_numpy(), lab["doc_id"].to_numpy()
-    if len(set(gd)) < 2 or len(set(yl)) < len(LABELS) or len(set(yd)) < 2:
-        raise UsageError("too little training data: need at least 2 documents, both stance-bearing and "
-                         "non-stance sentences, and every label")
+    rows = train[train["eligible"]]
+    X, y, g = rows[list(FEATURE_COLUMNS)], outcome_column(rows).to_numpy(), rows["doc_id"].to_numpy()
+    if len(set(g)) < 2 or set(y) != {*LABELS, NONE}:
+        raise UsageError("too little training data: need at least 2 documents, non-stance sentences and every label")
     t = time.perf_counter()
     if fixed:
-        c_stance, c_label, threshold = fixed["C_stance"], fixed["C_label"], fixed["threshold"]
-        grid_stance = grid_label = {}
-        thr_f1 = None
+        C, threshold, grid, thr_f1 = fixed["C"], fixed["threshold"], {}, None
     else:
-        c_stance, grid_stance = _grid(build_pipeline, Xd, yd, gd, cfg.c_grid, cfg.folds, "f1_macro")
-        c_label, grid_label = _grid(build_pipeline, Xl, yl, gl, cfg.c_grid, cfg.folds, "f1_macro")
-        log(f"  grouped CV: stance C={c_stance} (macro-F1 {grid_stance[str(c_stance)]:.3f}), "
-            f"label C={c_label} (macro-F1 {grid_label[str(c_label)]:.3f})  [{time.perf_counter() - t:.0f}s]")
-        p_oof = _oof_stance_proba(Xd, yd, gd, c_stance, cfg.folds)
-        threshold, thr_f1 = choose_threshold(p_oof, yd)
-        log(f"  stance threshold {threshold} (out-of-fold mean F1 {thr_f1:.3f})")
-    folds_d = min(cfg.folds, len(set(gd)))
-    folds_l = min(cfg.folds, len(set(gl)))
-    stance = fit_pipeline(build_pipeline(c_stance, calibrate_folds=folds_d), Xd, yd, gd)
-    label = fit_pipeline(build_pipeline(c_label, calibrate_folds=folds_l), Xl, yl, gl)
-    hyper = {"C_stance": c_stance, "C_label": c_label, "threshold": threshold, "class_weight": "balanced",
-             "calibration": "sigmoid, grouped folds", "features": "word 1-2gram tf-idf + char_wb 3-5gram tf-idf "
-             "on actor-masked text; spaCy cue features (negation, modal, hedge, contrast, condition, "
-             "actor counts, actor-predicate relations)"}
-    cv = {"stance_macro_f1_by_C": grid_stance, "label_macro_f1_by_C": grid_label,
-          "stance_threshold_oof_mean_f1": thr_f1}
-    return StanceModel(stance=stance, label=label, threshold=threshold), hyper, cv
+        C, grid = _grid(build_pipeline, X, y, g, cfg.c_grid, cfg.folds, "f1_macro")
+        log(f"  grouped CV: C={C} (macro-F1 over the four outcomes {grid[str(C)]:.3f})  [{time.perf_counter() - t:.0f}s]")
+        p_oof = _oof_stance_proba(X, y, g, C, cfg.folds)
+        threshold, thr_f1 = choose_threshold(p_oof, y != NONE)
+        log(f"  stance threshold {threshold} (out-of-fold mean F1 of stance/none {thr_f1:.3f})")
+    pipe = fit_pipeline(build_pipeline(C, calibrate_folds=min(cfg.folds, len(set(g)))), X, y, g)
+    hyper = {"C": C, "threshold": threshold, "class_weight": "balanced", "classes": [*LABELS, NONE],
+             "calibration": "sigmoid, folds grouped by document",
+             "features": "word 1-2gram tf-idf + char_wb 3-5gram tf-idf on actor-masked text; spaCy cue features "
+                         "(negation, modal, hedge, contrast, condition, actor counts, actor-predicate relations)"}
+    cv = {"macro_f1_4_outcomes_by_C": grid, "stance_threshold_oof_mean_f1": thr_f1}
+    return StanceModel(pipeline=pipe, threshold=threshold), hyper, cv
 
 
 def score_rows(model, rows: pd.DataFrame) -> dict:

@@ -1,0 +1,212 @@
+"""Throughput and memory benchmark of `briefs process`, side by side with spaCy in the same run.
+
+    .venv/bin/python bench/bench.py                      # ../shared/corpora, 1x and 10x
+    .venv/bin/python bench/bench.py --scale 0            # 1x only
+    .venv/bin/python bench/bench.py --corpus DIR --out bench/results/mine.json
+
+Measures, on the same texts:
+  - spaCy's own ``nlp.pipe`` with the same model and the same enabled components (tok2vec, parser,
+    ner), batch size 16, one process;
+  - a naive loop calling the full ``nlp(text)`` per document (every component of the model);
+  - ``briefs process`` with 1 and 2 worker processes (fresh output), and a rerun over unchanged
+    inputs; each as a subprocess whose peak resident memory (process tree) is sampled;
+  - ``briefs process`` over a corpus made by repeating the inputs ``--scale`` times.
+Words are whitespace-separated tokens of the raw texts. Prints a table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def corpus_files(corpus: Path) -> list[Path]:
+    return sorted(p for p in corpus.rglob("*.txt") if p.name.lower() not in ("readme.txt",))
+
+
+def words_of(files: list[Path]) -> int:
+    return sum(len(p.read_text(encoding="utf-8", errors="replace").split()) for p in files)
+
+
+class PeakRSS:
+    """Samples the resident memory of a process and its children every 0.1 s."""
+
+    def __init__(self, pid: int):
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                procs = [self.proc, *self.proc.children(recursive=True)]
+                rss = sum(p.memory_info().rss for p in procs if p.is_running())
+                self.peak = max(self.peak, rss)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+            time.sleep(0.1)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._t.join()
+        return self.peak
+
+
+def run_briefs(inputs: Path, out: Path, workers: int, extra: list[str] | None = None) -> dict:
+    cmd = [str(ROOT / ".venv" / "bin" / "briefs"), "process", str(inputs), "--out", str(out), "-q",
+           "--workers", str(workers), *(extra or [])]
+    if not Path(cmd[0]).exists():
+        cmd[0:1] = [sys.executable, "-m", "pipeline.cli"]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mon = PeakRSS(proc.pid)
+    stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - t
+    peak = mon.stop()
+    if proc.returncode not in (0, 3):
+        raise SystemExit(f"briefs process failed ({proc.returncode}): {stderr[-2000:]}")
+    run = json.loads((out / "run.json").read_text())
+    return {"wall_seconds": round(wall, 2), "run_seconds": run["elapsed_seconds"], "peak_rss_mb": round(peak / 2**20),
+            "timings_seconds": run["timings_seconds"], "documents": run["counts"]["documents"],
+            "processed": run["counts"]["processed"], "reused": run["counts"]["reused"],
+            "failed": run["counts"]["failed"], "words_processed": run["counts"]["words_processed"]}
+
+
+def spacy_baselines(files: list[Path], model: str | None, batch_size: int) -> dict:
+    import spacy
+
+    from pipeline.extract.nlp import UNUSED, default_model_name
+
+    name = model or default_model_name()
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in files]
+    out = {"model": name}
+    nlp = spacy.load(name, exclude=list(UNUSED))
+    out["pipe_components"] = nlp.pipe_names
+    t = time.perf_counter()
+    for _ in nlp.pipe(texts, batch_size=batch_size):
+        pass
+    out["pipe_seconds"] = round(time.perf_counter() - t, 2)
+    full = spacy.load(name)
+    out["naive_components"] = full.pipe_names
+    t = time.perf_counter()
+    for text in texts:
+        full(text)
+    out["naive_seconds"] = round(time.perf_counter() - t, 2)
+    return out
+
+
+def repeated_corpus(files: list[Path], corpus: Path, scale: int, dest: Path) -> Path:
+    for i in range(scale):
+        for f in files:
+            target = dest / f"copy{i:02d}" / f.relative_to(corpus)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(f.resolve(), target)
+    return dest
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpora")
+    ap.add_argument("--scale", type=int, default=10, help="repeat the corpus this many times for the scale run (0: skip)")
+    ap.add_argument("--scale-workers", type=int, default=2)
+    ap.add_argument("--spacy-model", default=None)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    args = ap.parse_args(argv)
+    files = corpus_files(args.corpus)
+    if not files:
+        raise SystemExit(f"no .txt files under {args.corpus}")
+    words = words_of(files)
+    print(f"corpus: {len(files)} documents, {words:,} words ({args.corpus})", flush=True)
+    res = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "corpus": str(args.corpus),
+           "documents": len(files), "words": words, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+           "platform": platform.platform()}, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
+    tmp = Path(tempfile.mkdtemp(prefix="briefs-bench-"))
+    try:
+        print("spaCy nlp.pipe and the naive loop ...", flush=True)
+        res["spacy"] = spacy_baselines(files, args.spacy_model, args.batch_size)
+        res["spacy"]["pipe_words_per_second"] = round(words / res["spacy"]["pipe_seconds"])
+        res["spacy"]["naive_words_per_second"] = round(words / res["spacy"]["naive_seconds"])
+        inputs = tmp / "in"
+        inputs.mkdir()
+        for f in files:  # a private copy so reruns see identical, unchanged files
+            t = inputs / f.relative_to(args.corpus)
+            t.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, t)
+        for workers in (1, 2):
+            print(f"briefs process, {workers} worker(s) ...", flush=True)
+            r = run_briefs(inputs, tmp / f"out{workers}", workers)
+            r["words_per_second"] = round(words / r["run_seconds"])
+            r["documents_per_second"] = round(len(files) / r["run_seconds"], 2)
+            res[f"briefs_{workers}"] = r
+        print("rerun over unchanged inputs ...", flush=True)
+        rerun = run_briefs(inputs, tmp / "out1", 1)
+        res["rerun"] = rerun
+        res["rerun"]["share_of_first_run"] = round(rerun["wall_seconds"] / res["briefs_1"]["wall_seconds"], 4)
+        if args.scale:
+            print(f"briefs process over the corpus repeated {args.scale}x, {args.scale_workers} worker(s) ...", flush=True)
+            big = repeated_corpus(files, args.corpus, args.scale, tmp / "big")
+            r = run_briefs(big, tmp / "outbig", args.scale_workers)
+            r["words"] = words * args.scale
+            r["words_per_second"] = round(r["words"] / r["run_seconds"])
+            res[f"scale_{args.scale}x"] = r
+        b1, b2, sp = res["briefs_1"], res["briefs_2"], res["spacy"]
+        res["ratios"] = {
+            "briefs_1_vs_nlp_pipe": round(b1["words_per_second"] / sp["pipe_words_per_second"], 3),
+            "briefs_2_vs_briefs_1": round(b2["words_per_second"] / b1["words_per_second"], 3),
+            "rerun_share": res["rerun"]["share_of_first_run"],
+        }
+        if args.scale:
+            res["ratios"][f"peak_rss_{args.scale}x_vs_1x_same_workers"] = round(
+                res[f"scale_{args.scale}x"]["peak_rss_mb"] / res[f"briefs_{args.scale_workers}"]["peak_rss_mb"], 3)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2) + "\n")
+    print(render(res))
+    print(f"written to {args.out}")
+    return 0
+
+
+def render(res: dict) -> str:
+    sp = res["spacy"]
+    lines = [f"{res['documents']} documents, {res['words']:,} words; {res['machine']['cpus']} CPUs; {res['date']}",
+             f"{'what':<46}{'seconds':>9}{'words/s':>10}{'docs/s':>8}{'peak RSS MB':>13}",
+             f"{'spaCy nlp.pipe (' + ', '.join(sp['pipe_components']) + ')':<46}{sp['pipe_seconds']:>9}{sp['pipe_words_per_second']:>10,}",
+             f"{'naive nlp(text) loop, full pipeline':<46}{sp['naive_seconds']:>9}{sp['naive_words_per_second']:>10,}"]
+    for key, name in (("briefs_1", "briefs process, 1 worker"), ("briefs_2", "briefs process, 2 workers")):
+        r = res[key]
+        lines.append(f"{name:<46}{r['run_seconds']:>9}{r['words_per_second']:>10,}{r['documents_per_second']:>8}{r['peak_rss_mb']:>13}")
+    r = res["rerun"]
+    lines.append(f"{'rerun, unchanged inputs (wall)':<46}{r['wall_seconds']:>9}{'':>10}{'':>8}{r['peak_rss_mb']:>13}")
+    for key in [k for k in res if k.startswith("scale_")]:
+        r = res[key]
+        lines.append(f"{'briefs process, corpus ' + key[6:] + ' (' + str(r['documents']) + ' docs)':<46}"
+                     f"{r['run_seconds']:>9}{r['words_per_second']:>10,}{'':>8}{r['peak_rss_mb']:>13}")
+    t = res["briefs_1"]["timings_seconds"]
+    lines.append("time per stage, 1 worker (s): " + ", ".join(f"{k} {v}" for k, v in t.items()))
+    lines.append("ratios: " + ", ".join(f"{k} {v}" for k, v in res["ratios"].items()))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Execution engines for ``briefs process`` beyond the local process pool."""
