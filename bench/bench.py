@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+BATCH = 4
 sys.path.insert(0, str(ROOT))
 
 
@@ -73,7 +74,7 @@ class PeakRSS:
 
 def run_briefs(inputs: Path, out: Path, workers: int, extra: list[str] | None = None) -> dict:
     cmd = [str(ROOT / ".venv" / "bin" / "briefs"), "process", str(inputs), "--out", str(out), "-q",
-           "--workers", str(workers), *(extra or [])]
+           "--workers", str(workers), "--batch-size", str(BATCH), *(extra or [])]
     if not Path(cmd[0]).exists():
         cmd[0:1] = [sys.executable, "-m", "pipeline.cli"]
     t = time.perf_counter()
@@ -129,9 +130,11 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", type=int, default=10, help="repeat the corpus this many times for the scale run (0: skip)")
     ap.add_argument("--scale-workers", type=int, default=2)
     ap.add_argument("--spacy-model", default=None)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=4, help="for nlp.pipe and briefs process alike")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = ap.parse_args(argv)
+    global BATCH
+    BATCH = args.batch_size
     files = corpus_files(args.corpus)
     if not files:
         raise SystemExit(f"no .txt files under {args.corpus}")

@@ -52,25 +52,23 @@ def documents_table(sentences: pd.DataFrame, meta: pd.DataFrame, top_k: int = 5)
 
 def dyads_table(sentences: pd.DataFrame) -> pd.DataFrame:
     """Counts per document and sorted actor pair over stance-bearing sentences naming both."""
-    records = []
+    counts: dict[tuple[str, str, str], list[int]] = {}
     if len(sentences):
         st = sentences[sentences["stance_bearing"]]
+        index = {lab: i for i, lab in enumerate(LABELS)}
         for doc_id, acts, label in zip(st["doc_id"], st["actors"], st["label"]):
-            uniq = sorted(set(acts))
-            for a, b in combinations(uniq, 2):
-                records.append((doc_id, a, b, label))
-    if not records:
+            for a, b in combinations(sorted(set(acts)), 2):
+                counts.setdefault((doc_id, a, b), [0] * len(LABELS))[index[label]] += 1
+    if not counts:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c.startswith("n_") else "object") for c in DYADS})
-    df = pd.DataFrame(records, columns=["doc_id", "actor_a", "actor_b", "label"])
-    counts = pd.crosstab([df["doc_id"], df["actor_a"], df["actor_b"]], df["label"])
-    for lab in LABELS:
-        if lab not in counts:
-            counts[lab] = 0
-    counts = counts[list(LABELS)].reset_index()
-    counts.columns = ["doc_id", "actor_a", "actor_b", *[f"n_{lab}" for lab in LABELS]]
-    counts["n_stance"] = counts[[f"n_{lab}" for lab in LABELS]].sum(axis=1)
-    counts["stance_index"] = stance_index(counts["n_cooperation"], counts["n_friction"], counts["n_stance"])
-    return counts[DYADS].sort_values(["doc_id", "actor_a", "actor_b"], ignore_index=True)
+    keys = sorted(counts)
+    df = pd.DataFrame(keys, columns=["doc_id", "actor_a", "actor_b"])
+    n = np.array([counts[k] for k in keys], dtype="int64")
+    for i, lab in enumerate(LABELS):
+        df[f"n_{lab}"] = n[:, i]
+    df["n_stance"] = n.sum(axis=1)
+    df["stance_index"] = stance_index(df["n_cooperation"], df["n_friction"], df["n_stance"])
+    return df[DYADS]
 
 
 def corpus_dyads(dyads: pd.DataFrame, min_stance: int = 1) -> pd.DataFrame:

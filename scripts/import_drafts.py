@@ -106,6 +106,15 @@ def main(argv=None) -> int:
             all_problems.extend(probs)
         if out_records:
             target = args.out / f"{region}.jsonl"
+            # keep the creation time of records that did not change, so re-imports do not churn
+            if target.exists():
+                old = {}
+                for line in target.read_text(encoding="utf-8").splitlines():
+                    o = json.loads(line)
+                    old[(o["doc_id"], o["start_char"], o["end_char"], o["label"], o["text"])] = o["created_at"]
+                for r in out_records:
+                    r["created_at"] = old.get((r["doc_id"], r["start_char"], r["end_char"], r["label"], r["text"]),
+                                              r["created_at"])
             with open(target, "w", encoding="utf-8") as fh:
                 for r in out_records:
                     fh.write(json.dumps(r, ensure_ascii=False) + "\n")

@@ -213,3 +213,18 @@ def test_dask_engine_gives_the_same_tables(corpus, tmp_path, mini_model_dir):
     for name in TABLES:
         pd.testing.assert_frame_equal(read_table(local, name), read_table(dask, name), obj=name)
     assert json.loads((dask / "run.json").read_text())["settings"]["engine"] == "dask"
+
+
+def test_unchanged_rerun_keeps_the_tables_and_a_missing_one_is_rebuilt(corpus, tmp_path, mini_model_dir):
+    out = tmp_path / "out"
+    run(corpus, out, mini_model_dir)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out.glob("*.parquet")}
+    res = run(corpus, out, mini_model_dir)
+    assert res.summary["rows_sentences"] > 0
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.parquet")} == mtimes  # not rewritten
+    expected = read_table(out, "dyads")
+    (out / "dyads.parquet").unlink()
+    run(corpus, out, mini_model_dir)
+    pd.testing.assert_frame_equal(expected, read_table(out, "dyads"))
+    run(corpus, out, mini_model_dir, fmt="csv")  # another format is assembled, not skipped
+    assert (out / "sentences.csv").exists()

