@@ -234,12 +234,14 @@ def _summary(documents, sentences, pairs, trend) -> str:
     if len(trend):
         cool = trend[trend["change"] < 0].sort_values("change").head(3)
         warm = trend[trend["change"] > 0].sort_values("change", ascending=False).head(3)
-        items.append("<li>Warming (later documents more cooperative than earlier ones): " + ", ".join(
-            f"<b>{_e(r.actor_a)}–{_e(r.actor_b)}</b> {_fmt(r.first)} → {_fmt(r.last)} ({_e(r.first_date)} to {_e(r.last_date)})"
-            for r in warm.itertuples() if r.change > 0) + ".</li>")
-        items.append("<li>Cooling: " + ", ".join(
-            f"<b>{_e(r.actor_a)}–{_e(r.actor_b)}</b> {_fmt(r.first)} → {_fmt(r.last)} ({_e(r.first_date)} to {_e(r.last_date)})"
-            for r in cool.itertuples() if r.change < 0) + ".</li>")
+        for title, rows in (("Warming (later documents more cooperative than earlier ones)", warm),
+                            ("Cooling (later documents more frictional)", cool)):
+            if len(rows):
+                items.append(f"<li>{title}: " + ", ".join(
+                    f"<b>{_e(r.actor_a)}–{_e(r.actor_b)}</b> {_fmt(r.first)} → {_fmt(r.last)} "
+                    f"({_e(r.first_date)} to {_e(r.last_date)})" for r in rows.itertuples()) + ".</li>")
+    else:
+        items.append("<li>Too few dated documents per actor pair to tell warming from cooling.</li>")
     legend = " ".join(f"<span>{_label(lab)}</span>" for lab in LABELS)
     return (f'<section id="summary"><h2>At a glance</h2><p class="legend">{legend} '
             '<span class="muted">stance index = (cooperation − friction) / stance-bearing sentences, from −1 to +1</span></p>'
