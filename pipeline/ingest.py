@@ -329,20 +329,42 @@ def read_pdf(data: bytes, path: str) -> tuple[str, dict]:
     return text + "\n", meta
 
 
+# Bullet glyphs as PDF text layers give them: Symbol-font bullets often arrive as DEL (\x7f) or
+# a private-use code point (\uf0b7, \uf0a7).
+_PDF_BULLET = re.compile(r"^(?:[-•●▪◦‣·\x7f\uf0b7\uf0a7\uf076]|\d{1,2}[.)])\s+")
+
+
 def _layout_paragraphs(page: str) -> list[str]:
-    """Group the lines of a layout-mode PDF page into paragraphs (blank lines separate them)."""
+    """Group the lines of a layout-mode PDF page into paragraphs: a blank line or a bullet starts a
+    new one, and bullets are written as "- item" so the segmenter sees them as bullet items."""
     paras: list[str] = []
     current: list[str] = []
+    bullet_indent = None  # column where the current bullet's text starts
     for line in page.splitlines():
+        line = line.replace("\x7f", "\u2022")
         stripped = " ".join(line.split())
         if not stripped:
             if current:
                 paras.append(" ".join(current))
                 current = []
+            bullet_indent = None
             continue
-        if re.match(r"^([-•●▪]|\d+\.)\s", stripped) and current:
-            paras.append(" ".join(current))
-            current = []
+        indent = len(line) - len(line.lstrip())
+        m = _PDF_BULLET.match(stripped)
+        if m:
+            if current:
+                paras.append(" ".join(current))
+                current = []
+            raw = _PDF_BULLET.match(line.lstrip())
+            bullet_indent = indent + (raw.end() if raw else 2)
+            if not re.match(r"\d", stripped):
+                stripped = "- " + stripped[m.end():]
+        elif bullet_indent is not None and indent < bullet_indent - 1:
+            # back at the margin: the bullet ended and a paragraph begins
+            if current:
+                paras.append(" ".join(current))
+                current = []
+            bullet_indent = None
         current.append(stripped)
     if current:
         paras.append(" ".join(current))

@@ -82,6 +82,8 @@ def test_docx_and_pdf(tmp_path):
         assert "resumed exploratory talks on maritime boundaries" in b.text, name
         assert b.date == "2021-03-02", name
         assert b.title == "Ankara and Athens", name
+        # the heading stays a line of its own and the bullet an item of its own
+        assert "\n\nBackground\n\n- Both sides agreed to talks.\n\n" in b.text, (name, b.text)
 
 
 @pytest.mark.parametrize("name,content,error,words", [
