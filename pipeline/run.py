@@ -340,12 +340,14 @@ def process(
     timings["ingest"] += time.perf_counter() - t
 
     # 2. stream briefs through the analyzer in chunks
-    def fail(path, doc_id, h, err: BriefsError) -> None:
-        rec = {"doc_id": doc_id, "path": str(path), "hash": h, "status": "failed", **err.as_dict()}
-        rec["path"] = str(path)
+    def fail(path, doc_id, h, err: BriefsError, remember: bool = True) -> None:
+        """Report a document that failed; ``remember`` records it in the resume state (not for a
+        doc_id collision, whose id belongs to the other file)."""
+        rec = {"doc_id": doc_id, "hash": h, "status": "failed", **err.as_dict(), "path": str(path)}
         failures.append(rec)
         inputs_report.append(rec)
-        state.docs[doc_id] = DocState(doc_id, str(path), h, key, "failed", None, err.message, err.code)
+        if remember:
+            state.docs[doc_id] = DocState(doc_id, str(path), h, key, "failed", None, err.message, err.code)
         if on_failure:
             on_failure(rec)
 
@@ -381,12 +383,8 @@ def process(
             yield buf
 
     for path, doc_id, other in collisions:
-        err = InputError(f"has the same doc_id {doc_id!r} as {other}; rename one of them", path)
-        rec = {"doc_id": doc_id, "path": str(path), "hash": None, "status": "failed", **err.as_dict()}
-        failures.append(rec)
-        inputs_report.append(rec)
-        if on_failure:
-            on_failure(rec)
+        fail(path, doc_id, None, InputError(f"has the same doc_id {doc_id!r} as {other}; rename one of them", path),
+             remember=False)
 
     done = 0
     total = len(todo)

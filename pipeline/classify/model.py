@@ -80,18 +80,14 @@ def _base_lr(pipe: Pipeline) -> LogisticRegression:
     return clf
 
 
-def evidence(pipe: Pipeline, X: pd.DataFrame | None, target_idx: np.ndarray, k: int = 4, Z=None) -> list[list[str]]:
-    """The ``k`` features that pushed each row most toward its target class (contribution
-    = feature value x weight of that class, relative to the mean over classes). ``Z``: the rows'
-    feature matrix when the caller already has it."""
+def evidence(pipe: Pipeline, Z, target_idx: np.ndarray, k: int = 4) -> list[list[str]]:
+    """The ``k`` features that pushed each row of the feature matrix ``Z`` most toward its target
+    class (contribution = feature value x weight of that class, relative to the mean over classes)."""
     lr = _base_lr(pipe)
-    Z = (pipe.named_steps["features"].transform(X) if Z is None else Z).tocsr()
+    Z = Z.tocsr()
     names = _feature_names(pipe)
-    coef = lr.coef_
-    if coef.shape[0] == 1:  # binary: class 1 has +coef, class 0 has -coef
-        rel = np.vstack([-coef[0], coef[0]])
-    else:
-        rel = coef - coef.mean(axis=0, keepdims=True)
+    coef = lr.coef_  # one row per class: the pipeline is multinomial over the four outcomes
+    rel = coef - coef.mean(axis=0, keepdims=True)
     out = []
     for i in range(Z.shape[0]):
         row = Z.getrow(i)
@@ -173,7 +169,7 @@ class StanceModel:
             b = np.flatnonzero(bearing)
             if len(b):
                 target = np.array([classes.index(LABELS[label_idx[i]]) for i in b])
-                for i, e in zip(b, evidence(self.pipeline, None, target, Z=Z[[pos[i] for i in b]])):
+                for i, e in zip(b, evidence(self.pipeline, Z[[pos[i] for i in b]], target)):
                     ev[i] = e
         out["evidence"] = ev
         return out

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import ReviewError, UsageError
 from ..export import read_table
-from ..labels import GUIDELINE_SUMMARY, LABELS
+from ..labels import GUIDELINE_SUMMARY
 from .convert import now, select_for_review, sentence_key, to_annotation, to_example
 
 
@@ -173,4 +173,4 @@ def _reviewer_agreement(records: list[dict]) -> dict | None:
     return {"pairs": res["pairs"], "overall": res["overall"]}
 
 
-__all__ = ["push", "pull", "PushResult", "PullResult", "LABELS"]
+__all__ = ["push", "pull", "PushResult", "PullResult"]

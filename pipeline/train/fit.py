@@ -71,7 +71,7 @@ class Featurizer:
         return out
 
 
-def _grid(build, X, y, groups, c_grid, folds, scoring) -> tuple[float, dict]:
+def _grid(X, y, groups, c_grid, folds, scoring) -> tuple[float, dict]:
     """Pick C by grouped cross-validation (uncalibrated pipelines: the ranking is what matters)."""
     from sklearn.model_selection import GridSearchCV
 
@@ -126,7 +126,7 @@ def fit_model(train: pd.DataFrame, cfg: TrainConfig, log=print, fixed: dict | No
     if fixed:
         C, threshold, grid, thr_f1 = fixed["C"], fixed["threshold"], {}, None
     else:
-        C, grid = _grid(build_pipeline, X, y, g, cfg.c_grid, cfg.folds, "f1_macro")
+        C, grid = _grid(X, y, g, cfg.c_grid, cfg.folds, "f1_macro")
         log(f"  grouped CV: C={C} (macro-F1 over the four outcomes {grid[str(C)]:.3f})  [{time.perf_counter() - t:.0f}s]")
         p_oof = _oof_stance_proba(X, y, g, C, cfg.folds)
         threshold, thr_f1 = choose_threshold(p_oof, y != NONE)
