@@ -112,3 +112,31 @@ def test_evaluate_matches_gold_by_overlap(tmp_path, analyzer):
     assert res["joined"].loc[0, "pred"] == "none"  # a title is never stance-bearing
     n = write_errors(res["joined"], tmp_path / "errors.jsonl")
     assert n == sum(res["joined"]["gold"] != res["joined"]["pred"])
+
+
+def test_vocabularies_are_saved_as_term_arrays(mini_model_dir, tmp_path):
+    """skops would store every vocabulary entry as its own node (4 s to load 50k terms): the saved
+    file holds one term array per vectorizer, and loading rebuilds identical dictionaries."""
+    import zipfile
+
+    from pipeline.classify.model import VOCAB_ATTR, save_model
+
+    model = load_model(mini_model_dir)
+    vecs = lambda m: {n: tr for n, tr, _ in m.pipeline.named_steps["features"].transformers_}  # noqa: E731
+    before = {n: dict(v.vocabulary_) for n, v in vecs(model).items()}
+    assert all(before.values())
+    save_model(model, tmp_path / "again")
+    assert {n: v.vocabulary_ for n, v in vecs(model).items()} == before  # the live model is untouched
+    assert not any(hasattr(v, VOCAB_ATTR) for v in vecs(model).values())
+    with zipfile.ZipFile(tmp_path / "again" / "model.skops") as z:
+        schema = z.read("schema.json").decode()
+        assert len(z.namelist()) < 50
+    assert VOCAB_ATTR in schema and '"vocabulary_"' not in schema
+    again = load_model(tmp_path / "again")
+    after = {n: v.vocabulary_ for n, v in vecs(again).items()}
+    assert after == before
+    assert all(type(j) is int for voc in after.values() for j in voc.values())
+    rows = pd.DataFrame({"masked": ["ACTOR condemned the ACTOR strikes"], "cues": ["NACT_2 NEG"]})
+    f1 = model.pipeline.named_steps["features"].transform(rows)
+    f2 = again.pipeline.named_steps["features"].transform(rows)
+    assert (f1 != f2).nnz == 0 and f1.nnz > 0
