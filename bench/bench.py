@@ -6,12 +6,17 @@
 
 Measures, on the same texts:
   - spaCy's own ``nlp.pipe`` with the same model and the same enabled components (tok2vec, parser,
-    ner), batch size 16, one process;
+    ner), the same batch size as ``briefs process`` (``--batch-size``, 4), one process, model
+    already loaded;
   - a naive loop calling the full ``nlp(text)`` per document (every component of the model);
   - ``briefs process`` with 1 and 2 worker processes (fresh output), and a rerun over unchanged
-    inputs; each as a subprocess whose peak resident memory (process tree) is sampled;
+    inputs; each as a subprocess whose peak resident memory (process tree) is sampled. Its time is
+    the whole run (reading files, loading spaCy and the classifier, writing tables);
   - ``briefs process`` over a corpus made by repeating the inputs ``--scale`` times.
-Words are whitespace-separated tokens of the raw texts. Prints a table and writes JSON.
+The machine's speed drifts by up to a quarter between minutes (a shared virtual machine), so the
+1x measurements are taken in ``--repeat`` interleaved rounds (nlp.pipe, 1 worker, 2 workers); the
+table gives each one's median, and each ratio is the median of the per-round ratios (min and max
+beside it). Words are whitespace-separated tokens of the raw texts. Prints a table, writes JSON.
 """
 
 from __future__ import annotations
@@ -92,20 +97,26 @@ def run_briefs(inputs: Path, out: Path, workers: int, extra: list[str] | None = 
             "failed": run["counts"]["failed"], "words_processed": run["counts"]["words_processed"]}
 
 
-def spacy_baselines(files: list[Path], model: str | None, batch_size: int) -> dict:
+def load_pipe(model: str | None):
     import spacy
 
     from pipeline.extract.nlp import UNUSED, default_model_name
 
     name = model or default_model_name()
-    texts = [p.read_text(encoding="utf-8", errors="replace") for p in files]
-    out = {"model": name}
-    nlp = spacy.load(name, exclude=list(UNUSED))
-    out["pipe_components"] = nlp.pipe_names
+    return name, spacy.load(name, exclude=list(UNUSED))
+
+
+def pipe_seconds(nlp, texts: list[str], batch_size: int) -> float:
     t = time.perf_counter()
     for _ in nlp.pipe(texts, batch_size=batch_size):
         pass
-    out["pipe_seconds"] = round(time.perf_counter() - t, 2)
+    return round(time.perf_counter() - t, 2)
+
+
+def naive_baseline(name: str, texts: list[str]) -> dict:
+    import spacy
+
+    out = {}
     full = spacy.load(name)
     out["naive_components"] = full.pipe_names
     t = time.perf_counter()
@@ -113,6 +124,12 @@ def spacy_baselines(files: list[Path], model: str | None, batch_size: int) -> di
         full(text)
     out["naive_seconds"] = round(time.perf_counter() - t, 2)
     return out
+
+
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
 def repeated_corpus(files: list[Path], corpus: Path, scale: int, dest: Path) -> Path:
@@ -131,6 +148,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scale-workers", type=int, default=2)
     ap.add_argument("--spacy-model", default=None)
     ap.add_argument("--batch-size", type=int, default=4, help="for nlp.pipe and briefs process alike")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds of the 1x measurements (medians)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = ap.parse_args(argv)
     global BATCH
@@ -145,26 +163,49 @@ def main(argv=None) -> int:
            "platform": platform.platform()}, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
     tmp = Path(tempfile.mkdtemp(prefix="briefs-bench-"))
     try:
-        print("spaCy nlp.pipe and the naive loop ...", flush=True)
-        res["spacy"] = spacy_baselines(files, args.spacy_model, args.batch_size)
-        res["spacy"]["pipe_words_per_second"] = round(words / res["spacy"]["pipe_seconds"])
-        res["spacy"]["naive_words_per_second"] = round(words / res["spacy"]["naive_seconds"])
+        texts = [p.read_text(encoding="utf-8", errors="replace") for p in files]
+        name, nlp = load_pipe(args.spacy_model)
+        res["spacy"] = {"model": name, "pipe_components": nlp.pipe_names, "batch_size": args.batch_size}
         inputs = tmp / "in"
         inputs.mkdir()
         for f in files:  # a private copy so reruns see identical, unchanged files
             t = inputs / f.relative_to(args.corpus)
             t.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, t)
+        rounds = []
+        for i in range(args.repeat):
+            print(f"round {i + 1}/{args.repeat}: spaCy nlp.pipe ...", flush=True)
+            rnd = {"pipe_seconds": pipe_seconds(nlp, texts, args.batch_size)}
+            for workers in (1, 2):
+                print(f"round {i + 1}/{args.repeat}: briefs process, {workers} worker(s) ...", flush=True)
+                out = tmp / f"out{workers}"
+                shutil.rmtree(out, ignore_errors=True)
+                rnd[f"briefs_{workers}"] = run_briefs(inputs, out, workers)
+            rnd["briefs_1_vs_nlp_pipe"] = round(rnd["pipe_seconds"] / rnd["briefs_1"]["run_seconds"], 3)
+            rnd["briefs_2_vs_briefs_1"] = round(rnd["briefs_1"]["run_seconds"] / rnd["briefs_2"]["run_seconds"], 3)
+            print(f"  nlp.pipe {rnd['pipe_seconds']} s, 1 worker {rnd['briefs_1']['run_seconds']} s, "
+                  f"2 workers {rnd['briefs_2']['run_seconds']} s", flush=True)
+            rounds.append(rnd)
+        res["rounds"] = rounds
+        res["spacy"]["pipe_seconds"] = round(_median([r["pipe_seconds"] for r in rounds]), 2)
+        res["spacy"]["pipe_words_per_second"] = round(words / res["spacy"]["pipe_seconds"])
         for workers in (1, 2):
-            print(f"briefs process, {workers} worker(s) ...", flush=True)
-            r = run_briefs(inputs, tmp / f"out{workers}", workers)
+            runs = sorted((r[f"briefs_{workers}"] for r in rounds), key=lambda r: r["run_seconds"])
+            r = dict(runs[(len(runs) - 1) // 2])  # the median run (lower median), with its stage times
+            r["run_seconds_all"] = [x["run_seconds"] for x in (rr[f"briefs_{workers}"] for rr in rounds)]
+            r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs)
             r["words_per_second"] = round(words / r["run_seconds"])
             r["documents_per_second"] = round(len(files) / r["run_seconds"], 2)
             res[f"briefs_{workers}"] = r
+        print("naive nlp(text) loop ...", flush=True)
+        res["spacy"].update(naive_baseline(name, texts))
+        res["spacy"]["naive_words_per_second"] = round(words / res["spacy"]["naive_seconds"])
+        del nlp, texts
         print("rerun over unchanged inputs ...", flush=True)
         rerun = run_briefs(inputs, tmp / "out1", 1)
         res["rerun"] = rerun
-        res["rerun"]["share_of_first_run"] = round(rerun["wall_seconds"] / res["briefs_1"]["wall_seconds"], 4)
+        first = sorted(r["briefs_1"]["wall_seconds"] for r in rounds)[(len(rounds) - 1) // 2]
+        res["rerun"]["share_of_first_run"] = round(rerun["wall_seconds"] / first, 4)
         if args.scale:
             print(f"briefs process over the corpus repeated {args.scale}x, {args.scale_workers} worker(s) ...", flush=True)
             big = repeated_corpus(files, args.corpus, args.scale, tmp / "big")
@@ -172,12 +213,12 @@ def main(argv=None) -> int:
             r["words"] = words * args.scale
             r["words_per_second"] = round(r["words"] / r["run_seconds"])
             res[f"scale_{args.scale}x"] = r
-        b1, b2, sp = res["briefs_1"], res["briefs_2"], res["spacy"]
-        res["ratios"] = {
-            "briefs_1_vs_nlp_pipe": round(b1["words_per_second"] / sp["pipe_words_per_second"], 3),
-            "briefs_2_vs_briefs_1": round(b2["words_per_second"] / b1["words_per_second"], 3),
-            "rerun_share": res["rerun"]["share_of_first_run"],
-        }
+        res["ratios"] = {}
+        for k in ("briefs_1_vs_nlp_pipe", "briefs_2_vs_briefs_1"):
+            xs = [r[k] for r in rounds]
+            res["ratios"][k] = round(_median(xs), 3)
+            res["ratios"][k + "_min_max"] = [min(xs), max(xs)]
+        res["ratios"]["rerun_share"] = res["rerun"]["share_of_first_run"]
         if args.scale:
             res["ratios"][f"peak_rss_{args.scale}x_vs_1x_same_workers"] = round(
                 res[f"scale_{args.scale}x"]["peak_rss_mb"] / res[f"briefs_{args.scale_workers}"]["peak_rss_mb"], 3)
