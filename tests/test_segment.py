@@ -83,3 +83,15 @@ def test_classify_line():
     assert classify_line("Page 3 of 9") == PAGENUM
     assert classify_line("Issues for Congress") == HEADING
     assert classify_line("The two sides signed the accord in Hanoi.") == BODY
+
+
+def test_run_in_headings_are_headings(nlp):
+    text = ("Sectoral Tariffs. In 2025 the United States imposed new duties on steel from Canada. Ottawa protested.\n\n"
+            "War powers. Several legislators said the strikes needed the approval of Congress.\n\n"
+            "Talks resumed. The two delegations met in Geneva.\n")
+    got = spans(nlp, text)
+    assert (HEADING, "Sectoral Tariffs.") in got
+    assert (HEADING, "War powers.") in got
+    assert (BODY, "Ottawa protested.") in got  # not paragraph-initial
+    assert (BODY, "Talks resumed.") in got  # a subject: a sentence, not a heading
+    assert (BODY, "The two delegations met in Geneva.") in got
