@@ -41,3 +41,18 @@ def test_entities_carry_actor_codes_and_sentence_ids():
         ("Kishida", 0, "JPN"), ("Xi", 0, "CHN"), ("Tuesday", 1, None)]
     assert a.sentences[1]["actors"] == []
     assert "DATE" in a.sentences[1]["cues"].split()
+
+
+def test_measure_direction_cues():
+    # "Washington lifted the tariffs on Ottawa ." / "Ottawa did not impose new duties ."
+    words = ["Washington", "lifted", "the", "tariffs", "on", "Ottawa", ".",
+             "Ottawa", "did", "not", "impose", "new", "duties", "."]
+    heads = [1, 1, 3, 1, 3, 4, 1, 10, 10, 10, 10, 12, 10, 10]
+    deps = ["nsubj", "ROOT", "det", "dobj", "prep", "pobj", "punct",
+            "nsubj", "aux", "neg", "ROOT", "amod", "dobj", "punct"]
+    spaces = [True, True, True, True, True, False, True, True, True, True, True, True, False, False]
+    doc = make_doc(words, spaces, [1] + [0] * 6 + [1] + [0] * 6, [(0, 1, "GPE"), (5, 6, "GPE"), (7, 8, "GPE")],
+                   deps=deps, heads=heads)
+    first, second = (s["cues"].split() for s in analyse_doc(doc, "d", ActorNormaliser()).sentences)
+    assert "MEASURE_DOWN" in first and not any(c.startswith("MEASURE_UP") for c in first)
+    assert "MEASURE_UP_NEG" in second and "MEASURE_UP" in second and "MEASURE_DOWN" not in second

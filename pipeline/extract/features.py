@@ -43,6 +43,49 @@ MULTIWORD_CUES = (
     (re.compile(r"\beven (?:as|though|if)\b", re.I), "CONTRAST_even_as"),
     (re.compile(r"\bnot only\b", re.I), "NOT_ONLY"),
 )
+# Coercive measures and the direction an action moves them: "lowered the tariff", "sanctions were
+# lifted", "relief from sanctions" (de-escalation) against "imposed tariffs", "the threat of a ban"
+# (escalation) and "tariffs remain at 50%" (still in force). Word forms, not lemmas: the lemmatizer
+# is not run. Only the measure's own head (or the word a preposition attaches it to) is read.
+MEASURES = frozenset({
+    "tariff", "tariffs", "duty", "duties", "sanction", "sanctions", "ban", "bans", "embargo", "embargoes",
+    "restriction", "restrictions", "quota", "quotas", "levy", "levies", "countermeasures", "curbs",
+    "blacklist", "blacklisting", "controls",
+})
+
+
+def _forms(*stems: str) -> frozenset[str]:
+    out = set()
+    for s in stems:
+        base, _, extra = s.partition("|")
+        out.add(base)
+        out.update(x for x in extra.split(",") if x)
+    return frozenset(out)
+
+
+MEASURE_DOWN = _forms(
+    "lift|lifts,lifted,lifting", "lower|lowers,lowered,lowering", "eliminate|eliminates,eliminated,eliminating",
+    "remove|removes,removed,removing", "ease|eases,eased,easing", "suspend|suspends,suspended,suspending",
+    "waive|waives,waived,waiving", "exempt|exempts,exempted,exempting", "terminate|terminates,terminated,terminating",
+    "cut|cuts,cutting", "reduce|reduces,reduced,reducing", "halve|halves,halved,halving",
+    "scrap|scraps,scrapped,scrapping", "relax|relaxes,relaxed,relaxing", "drop|drops,dropped,dropping",
+    "end|ends,ended,ending", "rescind|rescinds,rescinded,rescinding", "repeal|repeals,repealed,repealing",
+    "cap|caps,capped,capping", "withdraw|withdraws,withdrew,withdrawn,withdrawing", "roll|rolled,rolling",
+    "phase|phased,phasing", "relief", "removal", "elimination", "reduction", "reductions", "lifting", "easing",
+    "suspension", "exemption", "exemptions", "waiver", "waivers", "rollback", "repeal", "termination",
+)
+MEASURE_UP = _forms(
+    "impose|imposes,imposed,imposing", "raise|raises,raised,raising", "hike|hikes,hiked,hiking",
+    "increase|increases,increased,increasing", "extend|extends,extended,extending",
+    "tighten|tightens,tightened,tightening", "expand|expands,expanded,expanding",
+    "threaten|threatens,threatened,threatening", "reimpose|reimposes,reimposed,reimposing",
+    "escalate|escalates,escalated,escalating", "broaden|broadens,broadened,broadening",
+    "slap|slapped", "announce|announced", "introduce|introduced", "adopt|adopted", "apply|applied",
+    "imposition", "reimposition", "threat", "threats", "hike", "escalation", "expansion", "tightening",
+    "retaliatory", "new", "additional", "further",
+)
+MEASURE_HOLD = _forms("remain|remains,remained,remaining", "stay|stays,stayed", "persist|persists,persisted",
+                      "continue|continues,continued")
 REL_DEPS = frozenset({"nsubj", "nsubjpass", "dobj", "pobj", "poss", "compound", "appos", "conj", "dative", "agent"})
 FIGURE_ENTS = frozenset({"MONEY", "PERCENT", "QUANTITY", "CARDINAL"})
 _DIGITS = re.compile(r"\d")
@@ -99,8 +142,9 @@ def analyse_doc(doc: Doc, doc_id: str, normaliser: ActorNormaliser, matcher=None
     sentences: list[dict] = []
     entities: list[dict] = []
     ent_i = 0
+    toks = list(doc)  # one Token object per token, shared by the three passes over each sentence
     for sp in sentence_spans(doc):
-        tokens = doc[sp.token_start:sp.token_end]
+        tokens = toks[sp.token_start:sp.token_end]
         clean = clean_sentence_text(text, sp.start_char, sp.end_char, sp.gaps)
         rec = {
             "doc_id": doc_id,
@@ -151,7 +195,7 @@ def _masked(tokens, actor_at: dict[int, str], gaps) -> str:
     out = []
     prev_actor = False
     for tok in tokens:
-        if tok.is_space or any(gs <= tok.idx < ge for gs, ge in gaps):
+        if tok.is_space or (gaps and any(gs <= tok.idx < ge for gs, ge in gaps)):
             continue
         if tok.i in actor_at:
             if not prev_actor:
@@ -161,6 +205,29 @@ def _masked(tokens, actor_at: dict[int, str], gaps) -> str:
         prev_actor = False
         out.append(_DIGITS.sub("0", tok.text))
     return " ".join(out)
+
+
+def _measure_cues(tok) -> list[str]:
+    """Direction of a coercive measure from the word that governs it (or, after a preposition, the
+    word the preposition attaches to), or an escalating modifier ("new tariffs"); "_NEG" when that
+    word is negated ("did not impose tariffs")."""
+    head = tok.head
+    if head.dep_ == "prep" and head.i != tok.i:
+        head = head.head
+    governors = [head] if head.i != tok.i else []
+    found = []
+    for g in governors:
+        low = g.lower_
+        direction = "DOWN" if low in MEASURE_DOWN else "UP" if low in MEASURE_UP else "HOLD" if low in MEASURE_HOLD else None
+        if direction:
+            neg = any(c.dep_ == "neg" for c in g.children)
+            found.append(f"MEASURE_{direction}_NEG" if neg else f"MEASURE_{direction}")
+    for child in tok.children:
+        if child.dep_ in ("amod", "compound") and child.lower_ in MEASURE_UP:
+            found.append("MEASURE_UP")
+        elif child.dep_ in ("amod", "compound") and child.lower_ in MEASURE_DOWN:
+            found.append("MEASURE_DOWN")
+    return found or ["MEASURE"]
 
 
 def _cues(tokens, actor_at: dict[int, str], actors: list[str], clean: str) -> list[str]:
@@ -198,6 +265,8 @@ def _cues(tokens, actor_at: dict[int, str], actors: list[str], clean: str) -> li
             elif tok.dep_ in ("nsubj", "nsubjpass", "dobj", "dative", "agent"):
                 seen.add(f"REL_{tok.dep_}_{head.lower_}")
                 seen.add(f"REL_{tok.dep_}")
+        if low in MEASURES:
+            seen.update(_measure_cues(tok))
         if tok.ent_type_ in FIGURE_ENTS:
             seen.add("FIGURE")
         if tok.ent_type_ == "DATE":
