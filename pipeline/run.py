@@ -339,7 +339,15 @@ def process(
         todo.append((path, doc_id, data, h))
     timings["ingest"] += time.perf_counter() - t
 
-    # 2. stream briefs through the analyzer in chunks
+    # 2. stream briefs through the analyzer in chunks. With several workers the longest inputs go
+    # first and a chunk also ends at a byte budget, so the last chunks are short and no worker
+    # idles long at the end waiting for the other to finish a big one.
+    chunk_bytes = None
+    if workers > 1 or engine == "dask":
+        todo.sort(key=lambda r: -(len(r[2]) if r[2] is not None else 0))
+        total_bytes = sum(len(r[2]) for r in todo if r[2] is not None)
+        chunk_bytes = max(8_000, total_bytes // (max(workers, 2) * 16))
+
     def fail(path, doc_id, h, err: BriefsError, remember: bool = True) -> None:
         """Report a document that failed; ``remember`` records it in the resume state (not for a
         doc_id collision, whose id belongs to the other file)."""
@@ -354,6 +362,7 @@ def process(
     def chunks() -> Iterator[list[Brief]]:
         nonlocal words
         buf: list[Brief] = []
+        buf_bytes = 0
         for path, doc_id, data, h in todo:
             t0 = time.perf_counter()
             try:
@@ -376,9 +385,10 @@ def process(
             finally:
                 timings["ingest"] += time.perf_counter() - t0
             buf.append(brief)
-            if len(buf) >= chunk_docs:
+            buf_bytes += len(data) if data is not None else len(brief.text.encode("utf-8", "replace"))
+            if len(buf) >= chunk_docs or (chunk_bytes is not None and buf_bytes >= chunk_bytes):
                 yield buf
-                buf = []
+                buf, buf_bytes = [], 0
         if buf:
             yield buf
 
