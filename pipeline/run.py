@@ -149,9 +149,28 @@ def _init_worker(settings: Settings) -> None:
     _WORKER = Analyzer(settings)
 
 
-def _worker_analyse(briefs: list[Brief]) -> dict:
+def _worker_analyse(briefs: list[Brief], parts_dir: str | None = None) -> dict:
+    """Analyse a chunk in a worker process. With ``parts_dir`` the worker writes the chunk's part
+    files itself and returns only their name and the counts: the parent then does no table work
+    while the workers parse (a part never entered in the manifest is deleted by ``State.gc``)."""
     assert _WORKER is not None, "worker not initialised"
-    return _WORKER.analyse(briefs)
+    result = _WORKER.analyse(briefs)
+    if parts_dir is None:
+        return result
+    t = time.perf_counter()
+    part = write_part_files(Path(parts_dir), result)
+    result["timings"]["write"] += time.perf_counter() - t
+    return {"part": part, "timings": result["timings"], "words": result["words"], "doc_ids": result["doc_ids"]}
+
+
+def write_part_files(parts_dir: Path, result: dict) -> str:
+    """One chunk's three tables as ``<part>.<table>.parquet``, each written atomically."""
+    part = uuid.uuid4().hex[:16]
+    for table in ("sentences", "entities", "documents"):
+        df = result[table]
+        with atomic_path(parts_dir / f"{part}.{table}.parquet") as tmp:
+            pq.write_table(to_arrow(table, df if len(df) else empty(table)), tmp, compression="zstd")
+    return part
 
 
 # ---------------------------------------------------------------- state (resume)
@@ -201,12 +220,7 @@ class State:
         return self.parts / f"{part}.{table}.parquet"
 
     def write_part(self, result: dict) -> str:
-        part = uuid.uuid4().hex[:16]
-        for table in ("sentences", "entities", "documents"):
-            df = result[table]
-            with atomic_path(self.part_path(part, table)) as tmp:
-                pq.write_table(to_arrow(table, df if len(df) else empty(table)), tmp, compression="zstd")
-        return part
+        return result["part"] if "part" in result else write_part_files(self.parts, result)
 
     def reusable(self, doc_id: str, hash_: str, key: str) -> bool:
         d = self.docs.get(doc_id)
@@ -431,7 +445,7 @@ def process(
                                  initargs=(settings,)) as pool:
             pending: dict = {}
             for chunk in chunks():
-                pending[pool.submit(_worker_analyse, chunk)] = chunk
+                pending[pool.submit(_worker_analyse, chunk, str(state.parts))] = chunk
                 if len(pending) >= workers * 2:
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in finished:

@@ -140,3 +140,24 @@ def test_vocabularies_are_saved_as_term_arrays(mini_model_dir, tmp_path):
     f1 = model.pipeline.named_steps["features"].transform(rows)
     f2 = again.pipeline.named_steps["features"].transform(rows)
     assert (f1 != f2).nnz == 0 and f1.nnz > 0
+
+
+def test_fast_features_equal_the_column_transformer(mini_model_dir):
+    """The cached char n-gram path gives exactly scikit-learn's matrix, on repeated, unseen,
+    short, accented and oddly spaced words alike."""
+    from pipeline.classify.fast import FastFeatures
+
+    model = load_model(mini_model_dir)
+    ct = model.pipeline.named_steps["features"]
+    rows = pd.DataFrame({
+        "masked": ["ACTOR condemned the ACTOR strikes", "the two sides signed a deal", "", "a",
+                   "Über  naïve\tréalité  ACTOR  ACTOR", "the the the deal deal", "zzqx qqq ACTOR 000"],
+        "cues": ["NACT_2 NEG", "NACT_0", "", "LEN_short", "NACT_2", "NACT_0 MODAL", "FIGURE"],
+    })
+    fast = FastFeatures(ct)
+    assert fast.ok
+    for _ in range(2):  # the second pass reads the word cache
+        a = ct.transform(rows).tocsr()
+        b = fast.transform(rows)
+        assert a.shape == b.shape and (a != b).nnz == 0
+        assert np.array_equal(a.indices, b.indices) and np.array_equal(a.indptr, b.indptr)

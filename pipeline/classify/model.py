@@ -126,6 +126,7 @@ class StanceModel:
     threshold: float = 0.5  # stance-bearing when P(stance) = 1 - P(none) >= threshold
     card: dict = field(default_factory=dict)
     path: Path | None = None
+    _features: object = field(default=None, repr=False, compare=False)  # FastFeatures, made on first use
 
     @property
     def version(self) -> str:
@@ -149,7 +150,11 @@ class StanceModel:
         classes = list(self.pipeline.classes_)
         if len(idx):
             X = rows.iloc[idx][list(FEATURE_COLUMNS)]
-            Z = self.pipeline.named_steps["features"].transform(X).tocsr()  # once: probabilities and evidence
+            if self._features is None:
+                from .fast import FastFeatures
+
+                self._features = FastFeatures(self.pipeline.named_steps["features"])
+            Z = self._features.transform(X)  # once: probabilities and evidence
             P = self.pipeline.named_steps["clf"].predict_proba(Z)
             p_none = P[:, classes.index(NONE)]
             p_stance[idx] = 1.0 - p_none
