@@ -60,13 +60,14 @@ def process(
         if not quiet:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+            # refreshed on each update, not by a thread: worker processes are forked from here
             bar = Progress(TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                           transient=True, console=None, disable=not sys.stderr.isatty())
+                           transient=True, console=None, disable=not sys.stderr.isatty(), auto_refresh=False)
             bar.start()
             task = bar.add_task("docs", total=None)
 
             def progress_cb(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+                bar.update(task, completed=done, total=total, refresh=True)
 
         def on_failure(rec: dict) -> None:
             _err(f"FAILED {rec['path']}: {rec['reason']} [{rec['code']}]")

@@ -439,8 +439,13 @@ def process(
             collect(analyzer.analyse(chunk), chunk)
     else:
         import multiprocessing as mp
+        import threading
 
-        ctx = mp.get_context("spawn")
+        # On Linux, fork when this process has no other thread: workers start with the modules
+        # already imported here (2-3 s less per worker than spawn). Spawn everywhere else, and
+        # whenever a thread exists, since forking a threaded process can inherit held locks.
+        method = "fork" if sys.platform.startswith("linux") and threading.active_count() == 1 else "spawn"
+        ctx = mp.get_context(method)
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                  initargs=(settings,)) as pool:
             pending: dict = {}
