@@ -7,14 +7,15 @@
 Measures, on the same texts:
   - spaCy's own ``nlp.pipe`` with the same model and the same enabled components (tok2vec, parser,
     ner), the same batch size as ``briefs process`` (``--batch-size``, 4), one process, model
-    already loaded;
+    already loaded; and the same with ``n_process=2``, the machine's own two-process scaling;
   - a naive loop calling the full ``nlp(text)`` per document (every component of the model);
   - ``briefs process`` with 1 and 2 worker processes (fresh output), and a rerun over unchanged
     inputs; each as a subprocess whose peak resident memory (process tree) is sampled. Its time is
     the whole run (reading files, loading spaCy and the classifier, writing tables);
   - ``briefs process`` over a corpus made by repeating the inputs ``--scale`` times.
 The machine's speed drifts by up to a quarter between minutes (a shared virtual machine), so the
-1x measurements are taken in ``--repeat`` interleaved rounds (nlp.pipe, 1 worker, 2 workers); the
+1x measurements are taken in ``--repeat`` interleaved rounds (nlp.pipe, nlp.pipe with two
+processes, 1 worker, 2 workers); the
 table gives each one's median, and each ratio is the median of the per-round ratios (min and max
 beside it). Words are whitespace-separated tokens of the raw texts. Prints a table, writes JSON.
 """
@@ -106,9 +107,9 @@ def load_pipe(model: str | None):
     return name, spacy.load(name, exclude=list(UNUSED))
 
 
-def pipe_seconds(nlp, texts: list[str], batch_size: int) -> float:
+def pipe_seconds(nlp, texts: list[str], batch_size: int, n_process: int = 1) -> float:
     t = time.perf_counter()
-    for _ in nlp.pipe(texts, batch_size=batch_size):
+    for _ in nlp.pipe(texts, batch_size=batch_size, n_process=n_process):
         pass
     return round(time.perf_counter() - t, 2)
 
@@ -181,6 +182,10 @@ def main(argv=None) -> int:
             _, nlp = load_pipe(args.spacy_model)
             rnd = {"pipe_seconds": pipe_seconds(nlp, texts, args.batch_size)}
             del nlp
+            # the machine's own two-process scaling, as a reference for briefs' 2 workers
+            _, nlp = load_pipe(args.spacy_model)
+            rnd["pipe2_seconds"] = pipe_seconds(nlp, texts, args.batch_size, n_process=2)
+            del nlp
             for workers in (1, 2):
                 print(f"round {i + 1}/{args.repeat}: briefs process, {workers} worker(s) ...", flush=True)
                 out = tmp / f"out{workers}"
@@ -188,12 +193,15 @@ def main(argv=None) -> int:
                 rnd[f"briefs_{workers}"] = run_briefs(inputs, out, workers)
             rnd["briefs_1_vs_nlp_pipe"] = round(rnd["pipe_seconds"] / rnd["briefs_1"]["run_seconds"], 3)
             rnd["briefs_2_vs_briefs_1"] = round(rnd["briefs_1"]["run_seconds"] / rnd["briefs_2"]["run_seconds"], 3)
+            rnd["pipe_2proc_vs_1proc"] = round(rnd["pipe_seconds"] / rnd["pipe2_seconds"], 3)
             print(f"  nlp.pipe {rnd['pipe_seconds']} s, 1 worker {rnd['briefs_1']['run_seconds']} s, "
                   f"2 workers {rnd['briefs_2']['run_seconds']} s", flush=True)
             rounds.append(rnd)
         res["rounds"] = rounds
         res["spacy"]["pipe_seconds"] = round(_median([r["pipe_seconds"] for r in rounds]), 2)
         res["spacy"]["pipe_words_per_second"] = round(words / res["spacy"]["pipe_seconds"])
+        res["spacy"]["pipe2_seconds"] = round(_median([r["pipe2_seconds"] for r in rounds]), 2)
+        res["spacy"]["pipe2_words_per_second"] = round(words / res["spacy"]["pipe2_seconds"])
         for workers in (1, 2):
             runs = sorted((r[f"briefs_{workers}"] for r in rounds), key=lambda r: r["run_seconds"])
             r = dict(runs[(len(runs) - 1) // 2])  # the median run (lower median), with its stage times
@@ -219,7 +227,7 @@ def main(argv=None) -> int:
             r["words_per_second"] = round(r["words"] / r["run_seconds"])
             res[f"scale_{args.scale}x"] = r
         res["ratios"] = {}
-        for k in ("briefs_1_vs_nlp_pipe", "briefs_2_vs_briefs_1"):
+        for k in ("briefs_1_vs_nlp_pipe", "briefs_2_vs_briefs_1", "pipe_2proc_vs_1proc"):
             xs = [r[k] for r in rounds]
             res["ratios"][k] = round(_median(xs), 3)
             res["ratios"][k + "_min_max"] = [min(xs), max(xs)]
@@ -241,6 +249,7 @@ def render(res: dict) -> str:
     lines = [f"{res['documents']} documents, {res['words']:,} words; {res['machine']['cpus']} CPUs; {res['date']}",
              f"{'what':<46}{'seconds':>9}{'words/s':>10}{'docs/s':>8}{'peak RSS MB':>13}",
              f"{'spaCy nlp.pipe (' + ', '.join(sp['pipe_components']) + ')':<46}{sp['pipe_seconds']:>9}{sp['pipe_words_per_second']:>10,}",
+             f"{'spaCy nlp.pipe, n_process=2':<46}{sp['pipe2_seconds']:>9}{sp['pipe2_words_per_second']:>10,}",
              f"{'naive nlp(text) loop, full pipeline':<46}{sp['naive_seconds']:>9}{sp['naive_words_per_second']:>10,}"]
     for key, name in (("briefs_1", "briefs process, 1 worker"), ("briefs_2", "briefs process, 2 workers")):
         r = res[key]

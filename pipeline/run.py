@@ -353,12 +353,12 @@ def process(
         todo.append((path, doc_id, data, h))
     timings["ingest"] += time.perf_counter() - t
 
-    # 2. stream briefs through the analyzer in chunks. With several workers the longest inputs go
-    # first and a chunk also ends at a byte budget, so the last chunks are short and no worker
-    # idles long at the end waiting for the other to finish a big one.
+    # 2. stream briefs through the analyzer in chunks. With several workers a chunk also ends at a
+    # byte budget (a 32nd of the input per worker pair), so no worker idles long at the end waiting
+    # for the other to finish a big chunk. Chunks keep the input order: a part file then holds
+    # consecutive documents, which assembly reads in one pass.
     chunk_bytes = None
     if workers > 1 or engine == "dask":
-        todo.sort(key=lambda r: -(len(r[2]) if r[2] is not None else 0))
         total_bytes = sum(len(r[2]) for r in todo if r[2] is not None)
         chunk_bytes = max(8_000, total_bytes // (max(workers, 2) * 16))
 
