@@ -8,7 +8,8 @@ label, reason. For every verdict that differs from the record it reviews, a new 
 with the same span, text and actors, the adjudicated label, the reason as ``note``, and a later
 ``created_at``; ``briefs train``'s conflict rule (human over accepted, then majority, then most
 recent) then uses it, unless an independent second pass agrees with the first label. Verdicts
-that keep the label write nothing. Bad verdicts are reported with file and line, not written.
+that keep the label write nothing. Records carry ``meta.adjudication`` so that
+``briefs agreement`` leaves them out (a file of changed labels only is not an independent pass). Bad verdicts are reported with file and line, not written.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def main(argv=None) -> int:
             rec = {k: old[k] for k in ("doc_id", "start_char", "end_char", "text", "actors")}
             rec.update({"stance_bearing": sb, "label": label, "annotator": args.annotator, "source": "human",
                         "created_at": now, "guideline_version": GUIDELINE_VERSION,
-                        "note": f"adjudicated from {old['label'] or 'none'}: {str(v.get('reason', ''))[:200]}"})
+                        "note": f"adjudicated from {old['label'] or 'none'}: {str(v.get('reason', ''))[:200]}",
+                        "meta": {"adjudication": True, "reviews": old["annotator"]}})
             out.append(rec)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")
