@@ -60,3 +60,43 @@ def test_heldout_split_is_by_document_and_stable():
     assert 20 < len(held) < 60
     assert held == heldout_docs(list(reversed(ids)), 0.2)
     assert heldout_docs(ids[:100], 0.2) == {d for d in held if d in ids[:100]}
+
+
+def test_adjudication_changes_win_and_stay_out_of_agreement(tmp_path):
+    """scripts/import_adjudication.py writes only changed labels, marked as adjudication; training
+    uses them (newer human record), agreement leaves them out."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("imp_adj", Path(__file__).resolve().parents[1] / "scripts" / "import_adjudication.py")
+    imp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(imp)
+    starter = tmp_path / "annotations" / "starter"
+    starter.mkdir(parents=True)
+    base = {"actors": ["JPN", "CHN"], "annotator": "agent:x", "source": "human",
+            "created_at": "2026-01-01T00:00:00+00:00", "guideline_version": "1.0", "stance_bearing": True}
+    recs = [dict(base, doc_id="d", start_char=0, end_char=20, text="Tokyo talks but arms.", label="hedging"),
+            dict(base, doc_id="d", start_char=21, end_char=50, text="Despite the row, they signed.", label="hedging")]
+    (starter / "x.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    adj = tmp_path / "adj"
+    adj.mkdir()
+    (adj / "p.out.jsonl").write_text(
+        json.dumps({"id": "d:0-20", "stance_bearing": True, "label": "hedging", "reason": "insurance"}) + "\n"
+        + json.dumps({"id": "d:21-50", "stance_bearing": True, "label": "cooperation", "reason": "rule 1"}) + "\n")
+    out = tmp_path / "annotations" / "adjudication" / "h.jsonl"
+    assert imp.main([str(adj), "--annotations", str(starter), "--out", str(out), "--annotator", "agent:adj"]) == 0
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(written) == 1 and written[0]["label"] == "cooperation" and written[0]["meta"]["adjudication"]
+    df, _ = load_annotations([str(tmp_path / "annotations")])
+    assert dict(zip(df["start_char"], df["label"])) == {0: "hedging", 21: "cooperation"}
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "p.out.jsonl").write_text(json.dumps({"id": "d:99-100", "stance_bearing": True, "label": "friction"}) + "\n")
+    assert imp.main([str(bad), "--annotations", str(starter), "--out", str(tmp_path / "x.jsonl"), "--annotator", "a"]) == 1
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    r = CliRunner().invoke(app, ["agreement", str(tmp_path / "annotations"), "--no-model"])
+    assert r.exit_code == 0, r.output
+    assert "1 adjudication records left out" in r.output and "agent:adj" not in r.output.split("annotators:")[1]
