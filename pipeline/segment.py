@@ -316,10 +316,14 @@ _SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"})
 
 def _is_run_in_heading(doc: Doc, ts: int, te: int, s: str) -> bool:
     """A paragraph's first sentence that is a run-in heading ("Sectoral Tariffs. In 2025, ...",
-    "War powers. Some Members ..."): at most 8 words, capitalised, ending in a full stop or colon,
-    with no subject in the parse. Headings are never stance-bearing (guideline rule 8)."""
+    "War powers. Some Members ..."): at most 4 words, or up to 8 in Title Case, capitalised,
+    ending in a full stop or colon, with no subject in the parse. Headings are never stance-bearing (guideline rule 8)."""
     words = s.split()
     if not 1 <= len(words) <= 8 or not s[:1].isupper() or not s.endswith((".", ":")) or s.endswith("..."):
+        return False
+    # short, or in Title Case: the small model sometimes parses a real sentence as one noun
+    # phrase ("Cairo's tone hardened within days ..."), which the subject test alone would take
+    if len(words) > 4 and _title_case_ratio(words) < 0.75:
         return False
     return not any(doc[i].dep_ in _SUBJECT_DEPS for i in range(ts, te))
 

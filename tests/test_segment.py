@@ -95,3 +95,9 @@ def test_run_in_headings_are_headings(nlp):
     assert (BODY, "Ottawa protested.") in got  # not paragraph-initial
     assert (BODY, "Talks resumed.") in got  # a subject: a sentence, not a heading
     assert (BODY, "The two delegations met in Geneva.") in got
+
+
+def test_a_sentence_parsed_as_a_noun_phrase_is_not_a_run_in_heading(nlp):
+    text = "Cairo's tone hardened within days of the breakdown. Officials in Addis Ababa said the talks were over.\n"
+    got = spans(nlp, text)
+    assert (BODY, "Cairo's tone hardened within days of the breakdown.") in got
