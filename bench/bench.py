@@ -15,9 +15,9 @@ Measures, on the same texts:
   - ``briefs process`` over a corpus made by repeating the inputs ``--scale`` times.
 The machine's speed drifts by up to a quarter between minutes (a shared virtual machine), so the
 1x measurements are taken in ``--repeat`` interleaved rounds (nlp.pipe, nlp.pipe with two
-processes, 1 worker, 2 workers); the
-table gives each one's median, and each ratio is the median of the per-round ratios (min and max
-beside it). Words are whitespace-separated tokens of the raw texts. Prints a table, writes JSON.
+processes, 1 worker, 2 workers); the table gives each one's median, and each ratio is the median
+of the per-round ratios (min and max beside it). Words are whitespace-separated tokens of the raw
+texts. Prints a table, writes JSON.
 """
 
 from __future__ import annotations
@@ -127,6 +127,11 @@ def naive_baseline(name: str, texts: list[str]) -> dict:
     return out
 
 
+def _median_run(runs: list[dict], key: str) -> dict:
+    """The run with the median ``key`` (the lower one of two for an even count)."""
+    return sorted(runs, key=lambda r: r[key])[(len(runs) - 1) // 2]
+
+
 def _median(xs: list[float]) -> float:
     xs = sorted(xs)
     n = len(xs)
@@ -203,9 +208,9 @@ def main(argv=None) -> int:
         res["spacy"]["pipe2_seconds"] = round(_median([r["pipe2_seconds"] for r in rounds]), 2)
         res["spacy"]["pipe2_words_per_second"] = round(words / res["spacy"]["pipe2_seconds"])
         for workers in (1, 2):
-            runs = sorted((r[f"briefs_{workers}"] for r in rounds), key=lambda r: r["run_seconds"])
-            r = dict(runs[(len(runs) - 1) // 2])  # the median run (lower median), with its stage times
-            r["run_seconds_all"] = [x["run_seconds"] for x in (rr[f"briefs_{workers}"] for rr in rounds)]
+            runs = [r[f"briefs_{workers}"] for r in rounds]
+            r = dict(_median_run(runs, "run_seconds"))  # the median run, with its stage times
+            r["run_seconds_all"] = [x["run_seconds"] for x in runs]
             r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs)
             r["words_per_second"] = round(words / r["run_seconds"])
             r["documents_per_second"] = round(len(files) / r["run_seconds"], 2)
@@ -217,7 +222,7 @@ def main(argv=None) -> int:
         print("rerun over unchanged inputs ...", flush=True)
         rerun = run_briefs(inputs, tmp / "out1", 1)
         res["rerun"] = rerun
-        first = sorted(r["briefs_1"]["wall_seconds"] for r in rounds)[(len(rounds) - 1) // 2]
+        first = _median_run([r["briefs_1"] for r in rounds], "wall_seconds")["wall_seconds"]
         res["rerun"]["share_of_first_run"] = round(rerun["wall_seconds"] / first, 4)
         if args.scale:
             print(f"briefs process over the corpus repeated {args.scale}x, {args.scale_workers} worker(s) ...", flush=True)

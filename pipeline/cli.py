@@ -236,10 +236,11 @@ def agreement_cmd(
             _err(f"{len(problems)} bad annotation lines left out; first: {problems[0]}")
         # an adjudication (scripts/import_adjudication.py) holds only the labels it changed: it is
         # a correction, not an independent pass, and would count as pure disagreement
-        adjudicated = [r for r in records if isinstance(r.get("meta"), dict) and r["meta"].get("adjudication")]
-        if adjudicated:
-            records = [r for r in records if not (isinstance(r.get("meta"), dict) and r["meta"].get("adjudication"))]
-            _err(f"{len(adjudicated)} adjudication records left out (corrections, not an independent pass)")
+        independent = [r for r in records if not (isinstance(r.get("meta"), dict) and r["meta"].get("adjudication"))]
+        if len(independent) < len(records):
+            left_out = len(records) - len(independent)
+            _err(f"{left_out} adjudication records left out (corrections, not an independent pass)")
+            records = independent
         if heldout_only:
             from .train.dataset import heldout_docs
 

@@ -149,18 +149,20 @@ def _init_worker(settings: Settings) -> None:
     _WORKER = Analyzer(settings)
 
 
-def _worker_analyse(briefs: list[Brief], parts_dir: str | None = None) -> dict:
-    """Analyse a chunk in a worker process. With ``parts_dir`` the worker writes the chunk's part
-    files itself and returns only their name and the counts: the parent then does no table work
-    while the workers parse (a part never entered in the manifest is deleted by ``State.gc``)."""
+def _worker_analyse(briefs: list[Brief], parts_dir: str) -> dict:
+    """Analyse a chunk in a worker process, which writes the chunk's part files itself and returns
+    only their name and the counts: the parent then does no table work while the workers parse
+    (a part never entered in the manifest is deleted by ``State.gc``)."""
     assert _WORKER is not None, "worker not initialised"
     result = _WORKER.analyse(briefs)
-    if parts_dir is None:
-        return result
     t = time.perf_counter()
     part = write_part_files(Path(parts_dir), result)
     result["timings"]["write"] += time.perf_counter() - t
     return {"part": part, "timings": result["timings"], "words": result["words"], "doc_ids": result["doc_ids"]}
+
+
+def _part_path(parts_dir: Path, part: str, table: str) -> Path:
+    return parts_dir / f"{part}.{table}.parquet"
 
 
 def write_part_files(parts_dir: Path, result: dict) -> str:
@@ -168,7 +170,7 @@ def write_part_files(parts_dir: Path, result: dict) -> str:
     part = uuid.uuid4().hex[:16]
     for table in ("sentences", "entities", "documents"):
         df = result[table]
-        with atomic_path(parts_dir / f"{part}.{table}.parquet") as tmp:
+        with atomic_path(_part_path(parts_dir, part, table)) as tmp:
             pq.write_table(to_arrow(table, df if len(df) else empty(table)), tmp, compression="zstd")
     return part
 
@@ -217,7 +219,7 @@ class State:
         return h.hexdigest()
 
     def part_path(self, part: str, table: str) -> Path:
-        return self.parts / f"{part}.{table}.parquet"
+        return _part_path(self.parts, part, table)
 
     def write_part(self, result: dict) -> str:
         return result["part"] if "part" in result else write_part_files(self.parts, result)
@@ -442,7 +444,7 @@ def process(
         import threading
 
         # On Linux, fork when this process has no other thread: workers start with the modules
-        # already imported here (2-3 s less per worker than spawn). Spawn everywhere else, and
+        # already imported here (pandas, scikit-learn, spaCy: about 2 s each under spawn). Spawn everywhere else, and
         # whenever a thread exists, since forking a threaded process can inherit held locks.
         method = "fork" if sys.platform.startswith("linux") and threading.active_count() == 1 else "spawn"
         ctx = mp.get_context(method)

@@ -290,12 +290,11 @@ class BriefLayout:
         # loop over every token cost 5% of the parse).
         idx = doc.to_array(IDX).astype(np.int64)
         value = np.zeros(len(doc), dtype=np.int8)  # 1 start, -1 no start, 0 the parser decides
-        for s, e in [(b.start, b.end) for b in blocks if b.kind not in (BODY, BULLET)]:
-            value[np.searchsorted(idx, s, "right"):np.searchsorted(idx, e, "left")] = -1  # inside a heading line
         for b in blocks:
+            if b.kind not in (BODY, BULLET):  # inside a heading or boilerplate line
+                value[np.searchsorted(idx, b.start, "right"):np.searchsorted(idx, b.end, "left")] = -1
             for gs, ge in b.joined:  # across a repaired page break
                 value[np.searchsorted(idx, gs, "left"):np.searchsorted(idx, ge, "right")] = -1
-        for b in blocks:
             if b.kind == BULLET:
                 m = _BULLET_AT.match(text, b.start)
                 if m:  # the marker and the first word stay together
@@ -317,7 +316,8 @@ _SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"})
 def _is_run_in_heading(doc: Doc, ts: int, te: int, s: str) -> bool:
     """A paragraph's first sentence that is a run-in heading ("Sectoral Tariffs. In 2025, ...",
     "War powers. Some Members ..."): at most 4 words, or up to 8 in Title Case, capitalised,
-    ending in a full stop or colon, with no subject in the parse. Headings are never stance-bearing (guideline rule 8)."""
+    ending in a full stop or colon, with no subject in the parse. Headings are never
+    stance-bearing (guideline rule 8)."""
     words = s.split()
     if not 1 <= len(words) <= 8 or not s[:1].isupper() or not s.endswith((".", ":")) or s.endswith("..."):
         return False

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pipeline.export import atomic_path  # noqa: E402
 from pipeline.labels import GUIDELINE_VERSION, LABELS  # noqa: E402
 
 
@@ -68,10 +69,8 @@ def main(argv=None) -> int:
                         "note": f"adjudicated from {old['label'] or 'none'}: {str(v.get('reason', ''))[:200]}",
                         "meta": {"adjudication": True, "reviews": old["annotator"]}})
             out.append(rec)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out), encoding="utf-8")
-    tmp.replace(args.out)
+    with atomic_path(args.out) as tmp:
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out), encoding="utf-8")
     for p in problems:
         print(p, file=sys.stderr)
     print(f"{len(seen)} verdicts: {kept} kept the label, {len(out)} changed -> {args.out}; {len(problems)} problems")

@@ -195,7 +195,7 @@ def save_model(model: StanceModel, directory: Path) -> Path:
         try:
             sio.dump(model.pipeline, tmp / MODEL_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
         finally:
-            _unpack_vocabularies(model.pipeline, packed)
+            _restore_vocabularies(packed)
         card = dict(model.card)
         card["threshold"] = model.threshold
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False, default=str) + "\n")
@@ -219,15 +219,17 @@ VOCAB_ATTR = "_briefs_terms"
 
 
 def _vectorizers(pipe: Pipeline):
-    features = pipe.named_steps.get("features") if hasattr(pipe, "named_steps") else None
-    for _, tr, _ in getattr(features, "transformers_", []):
-        if isinstance(tr, CountVectorizer) and hasattr(tr, "vocabulary_"):
+    """The fitted text vectorizers of the pipeline's feature step."""
+    for _, tr, _ in getattr(pipe.named_steps.get("features"), "transformers_", []):
+        if isinstance(tr, CountVectorizer):
             yield tr
 
 
 def _pack_vocabularies(pipe: Pipeline) -> list[tuple[CountVectorizer, dict]]:
     packed = []
     for vec in _vectorizers(pipe):
+        if not hasattr(vec, "vocabulary_"):
+            continue
         vocab = vec.vocabulary_
         terms = [""] * len(vocab)
         for term, j in vocab.items():
@@ -241,18 +243,19 @@ def _pack_vocabularies(pipe: Pipeline) -> list[tuple[CountVectorizer, dict]]:
     return packed
 
 
-def _unpack_vocabularies(pipe: Pipeline, packed=None) -> None:
-    """Restore ``vocabulary_`` on every vectorizer: from the saved dicts after a dump, or from the
-    term arrays after a load."""
-    if packed is not None:
-        for vec, vocab in packed:
-            vec.vocabulary_ = vocab
-            vec.__dict__.pop(VOCAB_ATTR, None)
-        return
-    for _, tr, _ in getattr(pipe.named_steps.get("features"), "transformers_", []):
-        terms = tr.__dict__.pop(VOCAB_ATTR, None)
+def _restore_vocabularies(packed: list[tuple[CountVectorizer, dict]]) -> None:
+    """Put back the dictionaries ``_pack_vocabularies`` took out (after a dump)."""
+    for vec, vocab in packed:
+        vec.vocabulary_ = vocab
+        vec.__dict__.pop(VOCAB_ATTR, None)
+
+
+def _vocabularies_from_terms(pipe: Pipeline) -> None:
+    """Rebuild ``vocabulary_`` from the saved term arrays (after a load)."""
+    for vec in _vectorizers(pipe):
+        terms = vec.__dict__.pop(VOCAB_ATTR, None)
         if terms is not None:
-            tr.vocabulary_ = dict(zip(terms.tolist(), range(len(terms))))
+            vec.vocabulary_ = dict(zip(terms.tolist(), range(len(terms))))
 
 
 # Types a model file may hold beyond skops' defaults: these are loaded without further ado; any
@@ -294,7 +297,7 @@ def load_model(directory: str | Path) -> StanceModel:
     except Exception as e:
         raise ModelError(f"cannot read {MODEL_FILE} (corrupt or not a skops file): {e}", f)
     if isinstance(pipe, Pipeline) and "features" in pipe.named_steps:
-        _unpack_vocabularies(pipe)
+        _vocabularies_from_terms(pipe)
     if not isinstance(pipe, Pipeline) or set(getattr(pipe, "classes_", [])) != set(CLASSES):
         raise ModelError(f"{MODEL_FILE} is not a stance pipeline over {list(CLASSES)}", f)
     return StanceModel(pipeline=pipe, threshold=float(card.get("threshold", 0.5)), card=card,

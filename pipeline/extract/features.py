@@ -214,13 +214,12 @@ def _measure_cues(tok) -> list[str]:
     head = tok.head
     if head.dep_ == "prep" and head.i != tok.i:
         head = head.head
-    governors = [head] if head.i != tok.i else []
     found = []
-    for g in governors:
-        low = g.lower_
+    if head.i != tok.i:
+        low = head.lower_
         direction = "DOWN" if low in MEASURE_DOWN else "UP" if low in MEASURE_UP else "HOLD" if low in MEASURE_HOLD else None
         if direction:
-            neg = any(c.dep_ == "neg" for c in g.children)
+            neg = any(c.dep_ == "neg" for c in head.children)
             found.append(f"MEASURE_{direction}_NEG" if neg else f"MEASURE_{direction}")
     for child in tok.children:
         if child.dep_ in ("amod", "compound") and child.lower_ in MEASURE_UP:
