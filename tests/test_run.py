@@ -228,3 +228,27 @@ def test_unchanged_rerun_keeps_the_tables_and_a_missing_one_is_rebuilt(corpus, t
     pd.testing.assert_frame_equal(expected, read_table(out, "dyads"))
     run(corpus, out, mini_model_dir, fmt="csv")  # another format is assembled, not skipped
     assert (out / "sentences.csv").exists()
+
+
+def test_worker_chunks_are_cut_by_bytes_and_keep_doc_order(tmp_path, mini_model_dir):
+    """With several workers a chunk ends at a byte budget (here 8,000 bytes: two briefs), and
+    chunks keep doc_id order so that a part file holds consecutive documents for assembly."""
+    from pipeline.run import STATE_DIR
+
+    root = tmp_path / "in"
+    root.mkdir()
+    long = "Tokyo and Seoul agreed to resume the shuttle summits and expand defence exchanges. " * 60
+    short = "Beijing condemned the port visit. " * 100
+    for i, name in enumerate("abcdef"):  # long and short alternate: a size order would scatter them
+        (root / f"{name}.txt").write_text(f"Brief {name}\n\n" + (long if i % 2 == 0 else short))
+    out = tmp_path / "out"
+    assert run(root, out, mini_model_dir, chunk_docs=100, workers=2).exit_code == EXIT_OK
+    docs = json.loads((out / STATE_DIR / "manifest.json").read_text())["docs"]
+    order = sorted(d["doc_id"] for d in docs)
+    parts: dict[str, list[int]] = {}
+    for d in docs:
+        parts.setdefault(d["part"], []).append(order.index(d["doc_id"]))
+    assert len(parts) == 3
+    for positions in parts.values():
+        positions.sort()
+        assert positions == list(range(positions[0], positions[0] + len(positions)))
