@@ -249,6 +249,27 @@ class RunResult:
     failures: list[dict] = field(default_factory=list)
 
 
+MIN_CHUNK_BYTES = 8_000
+
+
+class ChunkBudget:
+    """Bytes per chunk with several workers (guided self-scheduling): ``total / (16 x workers)`` at
+    first, then a quarter of the bytes not yet handed out per worker, never below
+    ``MIN_CHUNK_BYTES``. The last chunks are small, so the workers finish close together."""
+
+    def __init__(self, total_bytes: int, workers: int):
+        self.remaining = total_bytes
+        self.workers = workers
+        self.cap = max(MIN_CHUNK_BYTES, total_bytes // (workers * 16))
+
+    @property
+    def current(self) -> int:
+        return max(MIN_CHUNK_BYTES, min(self.cap, self.remaining // (self.workers * 4)))
+
+    def consume(self, n: int) -> None:
+        self.remaining = max(0, self.remaining - n)
+
+
 def _resume_key(settings: Settings, model_version: str, nlp_desc: str) -> str:
     h = hashlib.sha256()
     for part in (__version__, model_version, nlp_desc, *settings.actor_files, str(settings.with_evidence)):
@@ -356,13 +377,14 @@ def process(
     timings["ingest"] += time.perf_counter() - t
 
     # 2. stream briefs through the analyzer in chunks. With several workers a chunk also ends at a
-    # byte budget (a 32nd of the input per worker pair), so no worker idles long at the end waiting
-    # for the other to finish a big chunk. Chunks keep the input order: a part file then holds
-    # consecutive documents, which assembly reads in one pass.
-    chunk_bytes = None
+    # byte budget, so no worker idles long at the end waiting for the other to finish a big chunk:
+    # guided scheduling, a budget of at most a 16th of the input per worker that shrinks with what
+    # is left (a quarter of it per worker), down to MIN_CHUNK_BYTES. Chunks keep the input order: a
+    # part file then holds consecutive documents, which assembly reads in one pass.
+    budget = None
     if workers > 1 or engine == "dask":
         total_bytes = sum(len(r[2]) for r in todo if r[2] is not None)
-        chunk_bytes = max(8_000, total_bytes // (max(workers, 2) * 16))
+        budget = ChunkBudget(total_bytes, max(workers, 2))
 
     def fail(path, doc_id, h, err: BriefsError, remember: bool = True) -> None:
         """Report a document that failed; ``remember`` records it in the resume state (not for a
@@ -402,7 +424,9 @@ def process(
                 timings["ingest"] += time.perf_counter() - t0
             buf.append(brief)
             buf_bytes += len(data) if data is not None else len(brief.text.encode("utf-8", "replace"))
-            if len(buf) >= chunk_docs or (chunk_bytes is not None and buf_bytes >= chunk_bytes):
+            if len(buf) >= chunk_docs or (budget is not None and buf_bytes >= budget.current):
+                if budget is not None:
+                    budget.consume(buf_bytes)
                 yield buf
                 buf, buf_bytes = [], 0
         if buf:

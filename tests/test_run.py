@@ -252,3 +252,20 @@ def test_worker_chunks_are_cut_by_bytes_and_keep_doc_order(tmp_path, mini_model_
     for positions in parts.values():
         positions.sort()
         assert positions == list(range(positions[0], positions[0] + len(positions)))
+
+
+def test_chunk_budget_shrinks_toward_the_end():
+    """Guided scheduling: the first chunks get a 16th of the input per worker, the budget then
+    follows what is left (a quarter of it per worker) and never drops below the minimum."""
+    from pipeline.run import MIN_CHUNK_BYTES, ChunkBudget
+
+    b = ChunkBudget(3_200_000, workers=2)
+    sizes = []
+    while b.remaining > 0:
+        sizes.append(b.current)
+        b.consume(sizes[-1])
+    assert sizes[0] == 100_000
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[-1] == MIN_CHUNK_BYTES
+    assert 10_000 < sizes[len(sizes) * 3 // 4] < 100_000  # shrinking well before the end
+    assert ChunkBudget(1_000, workers=2).current == MIN_CHUNK_BYTES
