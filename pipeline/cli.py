@@ -117,6 +117,9 @@ def train(
     annotations: list[Path] = typer.Argument(None, help="Annotation files or folders (default: annotations/)."),
     models_dir: Optional[Path] = typer.Option(None, help="Where model versions live (default: models/)."),
     margin: float = typer.Option(0.0, help="Promote when held-out macro-F1 >= current's minus this margin."),
+    guard: Optional[Path] = typer.Option(None, help="Gold set of real texts (dev-set layout or annotation JSONL): "
+                                         "also refuse a model that is significantly worse on it than the current one."),
+    guard_confidence: float = typer.Option(0.95, help="Confidence the guard needs to call the new model worse."),
     promote: bool = typer.Option(True, help="--no-promote keeps the new model beside the current one."),
     curve: bool = typer.Option(False, help="Also print a learning curve (25/50/75/100% of training documents)."),
     devset: Optional[Path] = typer.Option(None, help="Dev set to score end to end (default: ../shared/devset when present)."),
@@ -140,6 +143,7 @@ def train(
     cfg = TrainConfig(
         annotation_paths=[str(a) for a in (annotations or [annotations_dir()])],
         models_dir=models_dir or default_models(), spacy_model=spacy_model, margin=margin, promote=promote,
+        guard=guard, guard_confidence=guard_confidence,
         devset=dev, strict=not skip_invalid, placeholder=placeholder, curve=curve, heldout_fraction=heldout_fraction,
     )
     try:
@@ -154,6 +158,11 @@ def train(
         typer.echo(f"\ncurrent model {res.previous['version']} on the same held-out documents: "
                    f"macro-F1 {p['macro_f1']:.3f}, none F1 {p['none_f1']:.3f}  (new: {m['heldout']['macro_f1']:.3f}, "
                    f"{m['heldout']['none_f1']:.3f})")
+        g = res.previous.get("guard")
+        if g:
+            typer.echo(f"guard set {g['path']}: macro-F1 current {g['current']['macro_f1']:.3f}, new {g['new']['macro_f1']:.3f} "
+                       f"(difference {g['difference']:+.3f}, 95% interval [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}], "
+                       f"{g['units']} {g['unit']}s)")
     if "devset" in m:
         typer.echo("")
         typer.echo(format_scores(m["devset"], "dev set, end to end:"))

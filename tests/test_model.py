@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -63,33 +64,97 @@ class _Custom:
 def test_promotion_gate(mini_model_dir, tmp_path):
     """A model trained on scrambled labels (held-out documents left correct, as the gate scores
     both models against the held-out gold) is kept beside the current one, and says why."""
-    import shutil
-
-    from pipeline.classify import set_current
     from pipeline.train.fit import TrainConfig, train
 
-    models = tmp_path / "models"
-    models.mkdir()
-    shutil.copytree(mini_model_dir, models / mini_model_dir.name)
-    set_current(models / mini_model_dir.name, models / "current")
-    recs = [json.loads(line) for line in (DATA / "mini_annotations.jsonl").read_text().splitlines()]
-    rng = np.random.default_rng(0)
-    labels = ["cooperation", "friction", "hedging"]
-    from pipeline.train.dataset import heldout_docs
-
-    held = heldout_docs({r["doc_id"] for r in recs}, 0.3)
-    for r in recs:
-        if r["stance_bearing"] and r["doc_id"] not in held:  # a label that is always wrong
-            r["label"] = labels[(labels.index(r["label"]) + 1 + int(rng.integers(0, 2))) % 3]
-    scrambled = tmp_path / "scrambled.jsonl"
-    scrambled.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    cfg = TrainConfig(annotation_paths=[str(scrambled)], models_dir=models, folds=3, c_grid=(1.0,),
-                      heldout_fraction=0.3, devset=None)
+    models = _models_with_current(mini_model_dir, tmp_path)
+    cfg = TrainConfig(annotation_paths=[str(_scrambled_annotations(tmp_path))], models_dir=models, folds=3,
+                      c_grid=(1.0,), heldout_fraction=0.3, devset=None)
     res = train(cfg, log=lambda *a: None)
     assert not res.promoted and "below the current model" in res.reason
     assert (models / "current").resolve() == (models / mini_model_dir.name).resolve()
     assert res.model_dir.exists()  # kept beside
     assert res.previous["version"] == mini_model_dir.name
+
+
+def _scrambled_annotations(tmp_path) -> Path:
+    """The mini annotations with every training label wrong (held-out documents left correct)."""
+    from pipeline.train.dataset import heldout_docs
+
+    recs = [json.loads(line) for line in (DATA / "mini_annotations.jsonl").read_text().splitlines()]
+    rng = np.random.default_rng(0)
+    labels = ["cooperation", "friction", "hedging"]
+    held = heldout_docs({r["doc_id"] for r in recs}, 0.3)
+    for r in recs:
+        if r["stance_bearing"] and r["doc_id"] not in held:
+            r["label"] = labels[(labels.index(r["label"]) + 1 + int(rng.integers(0, 2))) % 3]
+    out = tmp_path / "scrambled.jsonl"
+    out.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return out
+
+
+def _guard_set(tmp_path) -> Path:
+    """The mini annotations as a gold set with documents (dev-set layout: gold/ and docs/), each
+    document rebuilt from its sentences at their offsets."""
+    recs = [json.loads(line) for line in (DATA / "mini_annotations.jsonl").read_text().splitlines()]
+    root = tmp_path / "guard"
+    (root / "gold").mkdir(parents=True)
+    (root / "docs").mkdir()
+    by_doc: dict[str, list[dict]] = {}
+    for r in recs:
+        by_doc.setdefault(r["doc_id"], []).append(r)
+    for doc_id, rs in by_doc.items():
+        chars = [" "] * max(r["end_char"] for r in rs)
+        for r in rs:
+            chars[r["start_char"]:r["end_char"]] = r["text"]
+        name = doc_id.replace("/", "_")
+        (root / "docs" / f"{name}.txt").write_text("".join(chars) + "\n")
+        (root / "gold" / f"{name}.gold.jsonl").write_text("".join(json.dumps({**r, "doc_id": name}) + "\n" for r in rs))
+    return root
+
+
+def _models_with_current(mini_model_dir, tmp_path) -> Path:
+    import shutil
+
+    from pipeline.classify import set_current
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copytree(mini_model_dir, models / mini_model_dir.name)
+    set_current(models / mini_model_dir.name, models / "current")
+    return models
+
+
+def test_guard_refuses_a_model_worse_on_real_text(mini_model_dir, tmp_path):
+    """With --guard, a model that passes the held-out gate (here by a margin of 1) is still kept
+    out when it is significantly worse than the current model on the guard set; the comparison
+    is in the card."""
+    from pipeline.train.fit import TrainConfig, train
+
+    models = _models_with_current(mini_model_dir, tmp_path)
+    cfg = TrainConfig(annotation_paths=[str(_scrambled_annotations(tmp_path))], models_dir=models, folds=3,
+                      c_grid=(1.0,), heldout_fraction=0.3, devset=None, margin=1.0, guard=_guard_set(tmp_path))
+    res = train(cfg, log=lambda *a: None)
+    assert not res.promoted and "on the guard set" in res.reason
+    assert (models / "current").resolve() == (models / mini_model_dir.name).resolve()
+    guard = res.card["promotion"]["previous"]["guard"]
+    assert guard["unit"] == "document" and guard["units"] == 8
+    assert guard["new"]["macro_f1"] < guard["current"]["macro_f1"] and guard["p_not_worse"] < 0.05
+    assert "Not promoted" in (res.model_dir / "README.md").read_text()  # the readable card says why
+
+
+def test_guard_lets_an_equal_model_through(mini_model_dir, tmp_path):
+    """Retrained on the same annotations, the new model predicts what the current one does: the
+    guard finds no difference and the model is promoted."""
+    from pipeline.train.fit import TrainConfig, train
+
+    models = _models_with_current(mini_model_dir, tmp_path)
+    cfg = TrainConfig(annotation_paths=[str(DATA / "mini_annotations.jsonl")], models_dir=models, folds=3,
+                      c_grid=(1.0, 10.0), heldout_fraction=0.3, devset=None, guard=_guard_set(tmp_path))
+    res = train(cfg, log=lambda *a: None)
+    assert res.promoted, res.reason
+    guard = res.card["promotion"]["previous"]["guard"]
+    assert guard["difference"] == 0.0 and guard["p_not_worse"] == 1.0
+    assert "not significantly worse" in res.reason
 
 
 def test_evaluate_matches_gold_by_overlap(tmp_path, analyzer):

@@ -334,6 +334,9 @@ def render_card(card: dict) -> str:
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 lines.append(f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |")
         lines.append("")
+    promo = card.get("promotion")
+    if promo:
+        lines += ["## Promotion", "", f"{'Promoted' if promo.get('promoted') else 'Not promoted'}: {promo.get('reason')}", ""]
     if card.get("notes"):
         lines += ["## Notes", "", card["notes"], ""]
     return "\n".join(lines)

@@ -28,6 +28,8 @@ class TrainConfig:
     folds: int = 5
     c_grid: tuple[float, ...] = C_GRID
     margin: float = 0.0  # promote when new held-out macro-F1 >= current - margin
+    guard: Path | None = None  # real-text gold set: also refuse a model significantly worse on it
+    guard_confidence: float = 0.95
     promote: bool = True
     devset: Path | None = None  # shared dev set, scored end to end when present
     strict: bool = True
@@ -225,6 +227,18 @@ def train(cfg: TrainConfig, log=print) -> TrainResult:
             else:
                 promoted, reason = False, (f"held-out macro-F1 {new:.3f} is below the current model's "
                                            f"{old:.3f} by more than the margin {cfg.margin}")
+            if promoted and cfg.guard and not cur.card.get("placeholder"):
+                previous["guard"] = guard = guard_compare(model, cur, cfg, log)
+                if guard["p_not_worse"] < 1.0 - cfg.guard_confidence:
+                    promoted, reason = False, (
+                        f"{reason}, but on the guard set {cfg.guard} it is worse: macro-F1 {guard['new']['macro_f1']:.3f} "
+                        f"against {guard['current']['macro_f1']:.3f} (new is at least as good in only "
+                        f"{guard['p_not_worse']:.1%} of {guard['rounds']} {guard['unit']} bootstrap draws; "
+                        f"the guard needs {1.0 - cfg.guard_confidence:.0%})")
+                else:
+                    reason += (f"; guard set {cfg.guard}: macro-F1 {guard['new']['macro_f1']:.3f} against "
+                               f"{guard['current']['macro_f1']:.3f}, not significantly worse "
+                               f"(at least as good in {guard['p_not_worse']:.1%} of draws)")
         except ModelError as e:
             promoted, reason = True, f"current model unreadable ({e})"
     if not cfg.promote:
@@ -234,6 +248,28 @@ def train(cfg: TrainConfig, log=print) -> TrainResult:
     if promoted:
         set_current(out_dir, current_link)
     return TrainResult(out_dir, model.card, promoted, reason, previous, curve, report)
+
+
+def guard_compare(new_model, current_model, cfg: TrainConfig, log=print) -> dict:
+    """Score the new and the current model end to end on the guard gold set (real texts, as a
+    user's reviewed briefs or the dev set) and compare them with a paired bootstrap over its
+    documents (``metrics.paired_bootstrap``)."""
+    from ..run import Analyzer, Settings
+
+    from .evaluate import evaluate_gold
+    from .metrics import paired_bootstrap
+
+    settings = Settings(spacy_model=cfg.spacy_model)
+    new = evaluate_gold(cfg.guard, Analyzer(settings, model=new_model))
+    cur = evaluate_gold(cfg.guard, Analyzer(settings, model=current_model))
+    j_new, j_cur = new["joined"], cur["joined"]
+    boot = paired_bootstrap(j_new["gold"], j_new["pred"], j_cur["pred"], groups=j_new["doc_id"], seed=cfg.seed)
+    log(f"  guard set {cfg.guard}: macro-F1 new {new['metrics']['macro_f1']:.3f}, current "
+        f"{cur['metrics']['macro_f1']:.3f}; difference {boot['difference']:+.3f}, 95% interval "
+        f"[{boot['ci95'][0]:+.3f}, {boot['ci95'][1]:+.3f}] over {boot['units']} {boot['unit']}s")
+    keep = ("macro_f1", "none_f1", "stance_f1")
+    return {"path": str(cfg.guard), "new": {k: new["metrics"][k] for k in keep},
+            "current": {k: cur["metrics"][k] for k in keep}, "confidence": cfg.guard_confidence, **boot}
 
 
 def learning_curve(train_rows: pd.DataFrame, test: pd.DataFrame, cfg: TrainConfig, log=print,

@@ -59,6 +59,46 @@ def match_by_overlap(gold: pd.DataFrame, pred: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def macro_f1(gold: np.ndarray, pred: np.ndarray) -> float:
+    """Macro-F1 over the three labels ("none" counts as a wrong or missing label), as ``score``."""
+    f = precision_recall_fscore_support(gold, pred, labels=list(LABELS), zero_division=0)[2]
+    return float(np.mean(f))
+
+
+def paired_bootstrap(gold, new, old, groups=None, rounds: int = 2000, seed: int = 0) -> dict:
+    """How sure is it that ``new`` predictions are not worse than ``old`` ones on the same gold?
+
+    Resamples with replacement, both models on the same draw, and records new minus old macro-F1.
+    ``groups`` (document ids) makes the draw resample whole documents: sentences of one document
+    are not independent, so this is the honest unit when there are enough documents (at least 5);
+    otherwise sentences are drawn. Returns the observed difference, a 95% interval, and
+    ``p_not_worse``: the share of draws in which new scores at least as well as old."""
+    gold, new, old = (np.asarray(x, dtype=object) for x in (gold, new, old))
+    rng = np.random.default_rng(seed)
+    units = None
+    if groups is not None:
+        groups = np.asarray(groups)
+        names = np.unique(groups)
+        if len(names) >= 5:
+            units = [np.flatnonzero(groups == g) for g in names]
+    diffs = np.empty(rounds)
+    n = len(gold)
+    for r in range(rounds):
+        if units is not None:
+            idx = np.concatenate([units[k] for k in rng.integers(0, len(units), len(units))])
+        else:
+            idx = rng.integers(0, n, n)
+        diffs[r] = macro_f1(gold[idx], new[idx]) - macro_f1(gold[idx], old[idx])
+    return {
+        "difference": macro_f1(gold, new) - macro_f1(gold, old),
+        "ci95": [float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))],
+        "p_not_worse": float(np.mean(diffs >= 0)),
+        "unit": "document" if units is not None else "sentence",
+        "units": len(units) if units is not None else n,
+        "rounds": rounds,
+    }
+
+
 def format_scores(m: dict, title: str = "") -> str:
     """A plain-text table of the scores, for the terminal."""
     lines = [title] if title else []
