@@ -16,8 +16,10 @@ Measures, on the same texts:
 The machine's speed drifts by up to a quarter between minutes (a shared virtual machine), so the
 1x measurements are taken in ``--repeat`` interleaved rounds (nlp.pipe, nlp.pipe with two
 processes, 1 worker, 2 workers); the table gives each one's median, and each ratio is the median
-of the per-round ratios (min and max beside it). Words are whitespace-separated tokens of the raw
-texts. Prints a table, writes JSON.
+of the per-round ratios (min and max beside it). Each 1x measurement also records the CPU time the
+hypervisor stole from this virtual machine while it ran (``steal`` in /proc/stat, as a share of
+all CPUs' time; Linux only): the usual cause of the drift, and of a round that stands out.
+Words are whitespace-separated tokens of the raw texts. Prints a table, writes JSON.
 """
 
 from __future__ import annotations
@@ -38,6 +40,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 4
 sys.path.insert(0, str(ROOT))
+
+
+def steal_ticks() -> int | None:
+    """CPU time stolen by the hypervisor so far, over all CPUs, in clock ticks (None off Linux)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8])  # cpu user nice system idle iowait irq softirq steal ...
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class StealMeter:
+    """Share of the machine's CPU time stolen during a measurement (0.25: a quarter)."""
+
+    def __init__(self):
+        self.t0, self.s0 = time.perf_counter(), steal_ticks()
+
+    def share(self) -> float | None:
+        s1 = steal_ticks()
+        if self.s0 is None or s1 is None:
+            return None
+        wall = time.perf_counter() - self.t0
+        return round((s1 - self.s0) / os.sysconf("SC_CLK_TCK") / (wall * (os.cpu_count() or 1)), 3)
 
 
 def corpus_files(corpus: Path) -> list[Path]:
@@ -185,22 +210,31 @@ def main(argv=None) -> int:
             # a freshly loaded pipeline each round, as `briefs process` starts with one: a warm
             # vocabulary (lexemes made in the round before) would favour nlp.pipe; load not timed
             _, nlp = load_pipe(args.spacy_model)
+            steal = {}
+            meter = StealMeter()
             rnd = {"pipe_seconds": pipe_seconds(nlp, texts, args.batch_size)}
+            steal["pipe"] = meter.share()
             del nlp
             # the machine's own two-process scaling, as a reference for briefs' 2 workers
             _, nlp = load_pipe(args.spacy_model)
+            meter = StealMeter()
             rnd["pipe2_seconds"] = pipe_seconds(nlp, texts, args.batch_size, n_process=2)
+            steal["pipe2"] = meter.share()
             del nlp
             for workers in (1, 2):
                 print(f"round {i + 1}/{args.repeat}: briefs process, {workers} worker(s) ...", flush=True)
                 out = tmp / f"out{workers}"
                 shutil.rmtree(out, ignore_errors=True)
+                meter = StealMeter()
                 rnd[f"briefs_{workers}"] = run_briefs(inputs, out, workers)
+                steal[f"briefs_{workers}"] = meter.share()
+            rnd["steal_share"] = steal
             rnd["briefs_1_vs_nlp_pipe"] = round(rnd["pipe_seconds"] / rnd["briefs_1"]["run_seconds"], 3)
             rnd["briefs_2_vs_briefs_1"] = round(rnd["briefs_1"]["run_seconds"] / rnd["briefs_2"]["run_seconds"], 3)
             rnd["pipe_2proc_vs_1proc"] = round(rnd["pipe_seconds"] / rnd["pipe2_seconds"], 3)
-            print(f"  nlp.pipe {rnd['pipe_seconds']} s, 1 worker {rnd['briefs_1']['run_seconds']} s, "
-                  f"2 workers {rnd['briefs_2']['run_seconds']} s", flush=True)
+            print(f"  nlp.pipe {rnd['pipe_seconds']} s, nlp.pipe n_process=2 {rnd['pipe2_seconds']} s, "
+                  f"1 worker {rnd['briefs_1']['run_seconds']} s, 2 workers {rnd['briefs_2']['run_seconds']} s; "
+                  f"stolen CPU share {steal}", flush=True)
             rounds.append(rnd)
         res["rounds"] = rounds
         res["spacy"]["pipe_seconds"] = round(_median([r["pipe_seconds"] for r in rounds]), 2)
@@ -268,6 +302,9 @@ def render(res: dict) -> str:
     t = res["briefs_1"]["timings_seconds"]
     lines.append("time per stage, 1 worker (s): " + ", ".join(f"{k} {v}" for k, v in t.items()))
     lines.append("ratios: " + ", ".join(f"{k} {v}" for k, v in res["ratios"].items()))
+    shares = [v for r in res.get("rounds", []) for v in (r.get("steal_share") or {}).values() if v is not None]
+    if shares:
+        lines.append(f"CPU time stolen by the hypervisor during the 1x measurements: {min(shares):.0%} to {max(shares):.0%}")
     return "\n".join(lines)
 
 
