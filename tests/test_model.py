@@ -144,16 +144,19 @@ def test_guard_refuses_a_model_worse_on_real_text(mini_model_dir, tmp_path):
 
 def test_guard_lets_an_equal_model_through(mini_model_dir, tmp_path):
     """Retrained on the same annotations, the new model predicts what the current one does: the
-    guard finds no difference and the model is promoted."""
+    guard finds no difference and the model is promoted. The guard set is also the dev set here,
+    so the guard reuses the new model's dev-set result."""
     from pipeline.train.fit import TrainConfig, train
 
     models = _models_with_current(mini_model_dir, tmp_path)
+    gold = _guard_set(tmp_path)
     cfg = TrainConfig(annotation_paths=[str(DATA / "mini_annotations.jsonl")], models_dir=models, folds=3,
-                      c_grid=(1.0, 10.0), heldout_fraction=0.3, devset=None, guard=_guard_set(tmp_path))
+                      c_grid=(1.0, 10.0), heldout_fraction=0.3, devset=gold, guard=gold)
     res = train(cfg, log=lambda *a: None)
     assert res.promoted, res.reason
     guard = res.card["promotion"]["previous"]["guard"]
     assert guard["difference"] == 0.0 and guard["p_not_worse"] == 1.0
+    assert guard["new"]["macro_f1"] == res.card["metrics"]["devset"]["macro_f1"]
     assert "not significantly worse" in res.reason
 
 

@@ -200,13 +200,15 @@ def train(cfg: TrainConfig, log=print) -> TrainResult:
         "metrics": {"cv": cv, "heldout": {**heldout, "command": "briefs train"}},
         "curve": curve,
     }
+    dev_eval = None  # the new model's end-to-end result on the dev set, reused by the guard on it
     if cfg.devset and Path(cfg.devset).exists():
         from ..run import Analyzer, Settings
 
         from .evaluate import evaluate_gold
 
         analyzer = Analyzer(Settings(spacy_model=cfg.spacy_model), model=model)
-        dev = evaluate_gold(cfg.devset, analyzer)["metrics"]
+        dev_eval = evaluate_gold(cfg.devset, analyzer)
+        dev = dev_eval["metrics"]
         model.card["metrics"]["devset"] = {**dev, "command": "briefs evaluate --gold ../shared/devset"}
         log(f"dev set (end to end): macro-F1 {dev['macro_f1']:.3f}, none F1 {dev['none_f1']:.3f}, "
             f"stance F1 {dev['stance_f1']:.3f}")
@@ -228,7 +230,8 @@ def train(cfg: TrainConfig, log=print) -> TrainResult:
                 promoted, reason = False, (f"held-out macro-F1 {new:.3f} is below the current model's "
                                            f"{old:.3f} by more than the margin {cfg.margin}")
             if promoted and cfg.guard and not cur.card.get("placeholder"):
-                previous["guard"] = guard = guard_compare(model, cur, cfg, log)
+                same = dev_eval is not None and Path(cfg.guard).resolve() == Path(cfg.devset).resolve()
+                previous["guard"] = guard = guard_compare(model, cur, cfg, log, new_eval=dev_eval if same else None)
                 if guard["p_not_worse"] < 1.0 - cfg.guard_confidence:
                     promoted, reason = False, (
                         f"{reason}, but on the guard set {cfg.guard} it is worse: macro-F1 {guard['new']['macro_f1']:.3f} "
@@ -250,17 +253,18 @@ def train(cfg: TrainConfig, log=print) -> TrainResult:
     return TrainResult(out_dir, model.card, promoted, reason, previous, curve, report)
 
 
-def guard_compare(new_model, current_model, cfg: TrainConfig, log=print) -> dict:
+def guard_compare(new_model, current_model, cfg: TrainConfig, log=print, new_eval: dict | None = None) -> dict:
     """Score the new and the current model end to end on the guard gold set (real texts, as a
     user's reviewed briefs or the dev set) and compare them with a paired bootstrap over its
-    documents (``metrics.paired_bootstrap``)."""
+    documents (``metrics.paired_bootstrap``). ``new_eval``: the new model's ``evaluate_gold``
+    result on that same set when it was already computed (the guard is the dev set)."""
     from ..run import Analyzer, Settings
 
     from .evaluate import evaluate_gold
     from .metrics import paired_bootstrap
 
     settings = Settings(spacy_model=cfg.spacy_model)
-    new = evaluate_gold(cfg.guard, Analyzer(settings, model=new_model))
+    new = new_eval or evaluate_gold(cfg.guard, Analyzer(settings, model=new_model))
     cur = evaluate_gold(cfg.guard, Analyzer(settings, model=current_model))
     j_new, j_cur = new["joined"], cur["joined"]
     boot = paired_bootstrap(j_new["gold"], j_new["pred"], j_cur["pred"], groups=j_new["doc_id"], seed=cfg.seed)
