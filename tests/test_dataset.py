@@ -100,3 +100,60 @@ def test_adjudication_changes_win_and_stay_out_of_agreement(tmp_path):
     r = CliRunner().invoke(app, ["agreement", str(tmp_path / "annotations"), "--no-model"])
     assert r.exit_code == 0, r.output
     assert "1 adjudication records left out" in r.output and "agent:adj" not in r.output.split("annotators:")[1]
+
+
+def test_audit_changes_a_label_only_when_both_blind_passes_agree(tmp_path):
+    """scripts/import_audit.py: a label changes only when both audit passes agree with each other
+    and not with the label in use; split verdicts write nothing; bad verdict lines are reported
+    with file and line; training then uses the agreed label."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("imp_audit", Path(__file__).resolve().parents[1] / "scripts" / "import_audit.py")
+    imp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(imp)
+    ann = tmp_path / "annotations"
+    (ann / "starter").mkdir(parents=True)
+    texts = ["The treaty entered into force.", "Tariffs remain at 50%.", "Both sides signed.", "It rained."]
+    labels = [None, None, "cooperation", None]
+    recs, key, pos = [], [], 0
+    for i, (t, lab) in enumerate(zip(texts, labels)):
+        recs.append(rec(doc_id="d", start_char=pos, end_char=pos + len(t), text=t, label=lab,
+                        stance_bearing=lab is not None))
+        key.append({"id": f"a0-{i}", "doc_id": "d", "start_char": pos, "end_char": pos + len(t),
+                    "given": lab or "none", "oof": None, "p_oof": None, "kind": "flagged"})
+        pos += len(t) + 1
+    write(ann / "starter" / "x.jsonl", recs)
+    audit = tmp_path / "audit"
+    audit.mkdir()
+    write(audit / "key.jsonl", key)
+
+    def verdicts(*labs):
+        return [{"id": f"a0-{i}", "stance_bearing": lab is not None, "label": lab, "reason": "r"} for i, lab in enumerate(labs)]
+
+    # item 0: both passes say cooperation (changes); 1: the passes split (stays none);
+    # 2: both agree with the label in use (nothing written); 3: both say none (nothing written)
+    write(audit / "out_0_A.jsonl", verdicts("cooperation", "friction", "cooperation", None))
+    write(audit / "out_0_B.jsonl", verdicts("cooperation", None, "cooperation", None))
+    out = ann / "audit" / "r1.jsonl"
+    assert imp.main([str(audit), "--annotations", str(ann), "--out", str(out)]) == 0
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(w["start_char"], w["label"], w["annotator"]) for w in written] == [(0, "cooperation", "agent:audit")]
+    assert written[0]["meta"]["adjudication"] and written[0]["meta"]["reviews"] == "ann1"
+    df, _ = load_annotations([ann])
+    outcomes = dict(zip(df["start_char"], df["label"].where(df["stance_bearing"], "none")))
+    assert outcomes == {0: "cooperation", 31: "none", 54: "cooperation", 73: "none"}
+    # running it again gives the same file (its own earlier output is not "the label in use")
+    assert imp.main([str(audit), "--annotations", str(ann), "--out", str(out)]) == 0
+    assert [json.loads(line)["start_char"] for line in out.read_text().splitlines()] == [0]
+    # a bad line names its file and line and fails the import
+    with open(audit / "out_0_B.jsonl", "a") as fh:
+        fh.write('{"id": "a0-1", "stance_bearing": false, "label": "friction"}\n')
+    err_out = tmp_path / "err.jsonl"
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stderr(buf):
+        assert imp.main([str(audit), "--annotations", str(ann), "--out", str(err_out)]) == 1
+    assert "out_0_B.jsonl:5: stance_bearing False and label 'friction' do not fit" in buf.getvalue()
