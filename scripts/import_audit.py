@@ -76,6 +76,8 @@ def kappa(pairs: list[tuple[str, str]]) -> str:
         return "n=0"
     a, b = zip(*pairs)
     obs = sum(x == y for x, y in pairs) / len(pairs)
+    if len(set(a)) < 2 or len(set(b)) < 2:  # kappa says nothing when one side is constant
+        return f"n={len(pairs)} agreement {obs:.3f}"
     return f"n={len(pairs)} agreement {obs:.3f} kappa {cohen_kappa_score(a, b):.3f}"
 
 
