@@ -124,6 +124,9 @@ def train(
     curve: bool = typer.Option(False, help="Also print a learning curve (25/50/75/100% of training documents)."),
     devset: Optional[Path] = typer.Option(None, help="Dev set to score end to end (default: ../shared/devset when present)."),
     no_devset: bool = typer.Option(False, help="Do not score the dev set."),
+    direction_gold: Optional[Path] = typer.Option(None, help="Event-coded sentences for a direction check in the card "
+                                                  "(default: ../shared/corpora/plover-gold-sentences.jsonl when present)."),
+    no_direction: bool = typer.Option(False, help="Do not run the direction check."),
     skip_invalid: bool = typer.Option(False, help="Leave out bad annotation lines (reported) instead of stopping."),
     spacy_model: Optional[str] = typer.Option(None),
     placeholder: Optional[str] = typer.Option(None, help="Mark the model as a placeholder, with this reason."),
@@ -140,11 +143,16 @@ def train(
         dev = devset or (shared_dir() / "devset")
         if not dev.exists():
             dev = None
+    direction = None
+    if not no_direction:
+        direction = direction_gold or (shared_dir() / "corpora" / "plover-gold-sentences.jsonl")
+        if not direction.exists():
+            direction = None
     cfg = TrainConfig(
         annotation_paths=[str(a) for a in (annotations or [annotations_dir()])],
         models_dir=models_dir or default_models(), spacy_model=spacy_model, margin=margin, promote=promote,
         guard=guard, guard_confidence=guard_confidence,
-        devset=dev, strict=not skip_invalid, placeholder=placeholder, curve=curve, heldout_fraction=heldout_fraction,
+        devset=dev, direction_gold=direction, strict=not skip_invalid, placeholder=placeholder, curve=curve, heldout_fraction=heldout_fraction,
     )
     try:
         res = run_train(cfg, log=typer.echo)
@@ -166,6 +174,11 @@ def train(
     if "devset" in m:
         typer.echo("")
         typer.echo(format_scores(m["devset"], "dev set, end to end:"))
+    if "direction" in m:
+        from .train.evaluate import format_direction
+
+        typer.echo("")
+        typer.echo(format_direction(m["direction"], f"direction check ({m['direction']['path']}):"))
     if res.curve:
         typer.echo("\nlearning curve (held-out):")
         for c in res.curve:
@@ -182,7 +195,9 @@ def train(
 
 @app.command()
 def evaluate(
-    gold: Path = typer.Option(..., help="Gold .jsonl file or folder (a dev-set folder with gold/ and docs/ works)."),
+    gold: Optional[Path] = typer.Option(None, help="Gold .jsonl file or folder (a dev-set folder with gold/ and docs/ works)."),
+    direction: Optional[Path] = typer.Option(None, help="Event-coded sentences (JSONL with text and direction, or "
+                                             "PLOVER's quad_class): score whether labels point the same way."),
     docs: Optional[Path] = typer.Option(None, help="Folder of the gold documents (default: docs/ beside gold, else corpora/)."),
     model: Optional[str] = typer.Option(None, help="Model directory or version (default: models/current)."),
     spacy_model: Optional[str] = typer.Option(None),
@@ -190,13 +205,27 @@ def evaluate(
     baseline: bool = typer.Option(False, help="Also score the keyword baseline."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ):
-    """Score end to end against gold sentences (matched by character overlap)."""
+    """Score end to end against gold sentences (matched by character overlap), or the direction of
+    labels against event-coded sentences (--direction)."""
     from .run import Analyzer, Settings
-    from .train.evaluate import evaluate_gold, write_errors
+    from .train.evaluate import evaluate_direction, evaluate_gold, format_direction, write_errors
     from .train.metrics import format_scores
 
+    if (gold is None) == (direction is None):
+        _fail(UsageError("give exactly one of --gold and --direction"))
     try:
         analyzer = Analyzer(Settings(model_dir=model, spacy_model=spacy_model))
+        if direction is not None:
+            d = evaluate_direction(direction, analyzer)
+    except BriefsError as e:
+        _fail(e)
+    if direction is not None:
+        if as_json:
+            typer.echo(json.dumps({"model": analyzer.model.version, "direction": d}, indent=2))
+        else:
+            typer.echo(format_direction(d, f"model {analyzer.model.version} on {direction} ({d['n']} records):"))
+        return
+    try:
         res = evaluate_gold(gold, analyzer, docs)
         base = None
         if baseline:

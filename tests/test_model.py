@@ -229,3 +229,46 @@ def test_fast_features_equal_the_column_transformer(mini_model_dir):
         b = fast.transform(rows)
         assert a.shape == b.shape and (a != b).nnz == 0
         assert np.array_equal(a.indices, b.indices) and np.array_equal(a.indptr, b.indptr)
+
+
+def test_direction_check_scores_event_coded_sentences(tmp_path, analyzer, mini_model_dir):
+    """briefs evaluate --direction: each record gets its most confident label; friction counts as
+    conflict; hedging and not stance-bearing are counted apart; bad lines name file and line."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.errors import UsageError
+    from pipeline.train.evaluate import evaluate_direction, load_direction_gold, score_direction
+
+    table = pd.DataFrame({"direction": ["cooperation", "cooperation", "conflict", "conflict", "conflict", "cooperation"],
+                          "pred": ["cooperation", "friction", "friction", "friction", "hedging", "none"]})
+    m = score_direction(table)
+    assert (m["n"], m["decided"], m["hedging"], m["none"]) == (6, 4, 1, 1)
+    assert m["accuracy"] == 0.75
+    assert m["cooperation_f1"] == pytest.approx(2 / 3) and m["conflict_f1"] == pytest.approx(0.8)
+    assert m["confusion"]["conflict"] == {"cooperation": 0, "friction": 2, "hedging": 1, "none": 0}
+
+    records = [
+        {"id": "r1", "text": "Japan and Australia signed a reciprocal access agreement in Tokyo.", "quad_class": "material cooperation"},
+        {"id": "r2", "text": "China condemned the Japanese port visit and summoned the ambassador.", "quad_class": "verbal conflict"},
+        {"id": "r2", "text": "A duplicate id is scored once.", "quad_class": "verbal conflict"},
+        {"id": "r3", "text": "Canada and Mexico agreed to resume their annual dialogue.", "direction": "cooperation"},
+    ]
+    f = tmp_path / "direction.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert load_direction_gold(f)["direction"].tolist() == ["cooperation", "conflict", "cooperation"]
+    d = evaluate_direction(f, analyzer)
+    assert d["n"] == 3 and d["decided"] + d["hedging"] + d["none"] == 3
+    assert sum(sum(row.values()) for row in d["confusion"].values()) == 3
+
+    r = CliRunner().invoke(app, ["evaluate", "--direction", str(f), "--model", str(mini_model_dir), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["direction"]["n"] == 3
+    r = CliRunner().invoke(app, ["evaluate", "--model", str(mini_model_dir)])
+    assert r.exit_code != 0 and "exactly one of --gold and --direction" in r.output
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(records[0]) + "\n" + json.dumps({"id": "x", "text": "No class."}) + "\n")
+    with pytest.raises(UsageError, match=r"bad\.jsonl:2: not a direction record"):
+        load_direction_gold(bad)

@@ -40,3 +40,15 @@ def test_devset_end_to_end_beats_the_keyword_baseline(shared, shipped_model_dir)
     assert m["n"] == 432 and m["unmatched_gold"] == 0
     assert m["macro_f1"] > b["macro_f1"] + 0.05
     assert m["none_f1"] > b["none_f1"]
+
+
+def test_shipped_model_points_the_way_event_data_does(shared, shipped_model_dir):
+    """PLOVER's gold event sentences (newswire, coded cooperation or conflict by CAMEO quad class):
+    where the shipped model calls a record cooperation or friction, it should mostly agree."""
+    from pipeline.run import Analyzer, Settings
+    from pipeline.train.evaluate import evaluate_direction
+
+    d = evaluate_direction(shared / "corpora" / "plover-gold-sentences.jsonl", Analyzer(Settings()))
+    assert d["n"] >= 300
+    assert d["decided"] > 0.7 * d["n"]
+    assert d["accuracy"] > 0.7 and d["macro_f1"] > 0.65

@@ -120,3 +120,85 @@ def write_errors(joined: pd.DataFrame, path: str | Path) -> int:
                 "pred_text": r.pred_text,
             }, ensure_ascii=False) + "\n")
     return len(wrong)
+
+
+# ---------------------------------------------------------------- direction gold (event data)
+
+DIRECTIONS = ("cooperation", "conflict")
+
+
+def load_direction_gold(path: str | Path) -> pd.DataFrame:
+    """Sentences with only a direction, cooperation or conflict: event data such as PLOVER's gold
+    records, whose ``quad_class`` ("verbal cooperation", "material conflict", ...) gives it, or any
+    JSONL with ``text`` and ``direction``. Returns id, text, direction. A bad line raises
+    ``UsageError`` naming the file and line."""
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"no direction gold file at {path}")
+    rows, seen = [], set()
+    for lineno, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+            text = r["text"]
+            raw = r.get("direction") or r["quad_class"]
+            direction = next(d for d in DIRECTIONS if d in str(raw).lower())
+        except (json.JSONDecodeError, KeyError, TypeError, StopIteration) as e:
+            raise UsageError(f"{p}:{lineno}: not a direction record (needs text and direction or quad_class; {e!r})")
+        rid = str(r.get("id", f"line{lineno}"))
+        if rid in seen or not str(text).strip():
+            continue  # the same record twice, or no text: nothing to score
+        seen.add(rid)
+        rows.append({"id": rid, "text": str(text), "direction": direction})
+    if not rows:
+        raise UsageError(f"{p}: no direction records")
+    return pd.DataFrame(rows)
+
+
+def evaluate_direction(path: str | Path, analyzer) -> dict:
+    """How often the model's label points the same way as event-coded gold. Each record is analysed
+    as a short document; its label is that of its most confident stance-bearing sentence (friction
+    counts as conflict). Records the model calls hedging or not stance-bearing are counted apart:
+    the direction figures cover only records it called cooperation or friction (event data has no
+    hedging, and much of it is domestic)."""
+    from ..ingest import brief_from_text
+
+    gold = load_direction_gold(path)
+    res = analyzer.analyse([brief_from_text(t, i) for i, t in zip(gold["id"], gold["text"])])
+    s = res["sentences"]
+    s = s[s["stance_bearing"]].sort_values("confidence", ascending=False).drop_duplicates("doc_id")
+    pred = dict(zip(s["doc_id"], s["label"]))
+    gold["pred"] = [pred.get(i) or NONE for i in gold["id"]]
+    return score_direction(gold)
+
+
+def score_direction(gold: pd.DataFrame) -> dict:
+    """Direction figures from a table with ``direction`` (gold) and ``pred`` (a label or none)."""
+    from sklearn.metrics import f1_score
+
+    decided = gold[gold["pred"].isin(["cooperation", "friction"])]
+    g = (decided["direction"] == "cooperation").to_numpy()
+    p = (decided["pred"] == "cooperation").to_numpy()
+    out = {"n": int(len(gold)), "decided": int(len(decided)),
+           "hedging": int((gold["pred"] == "hedging").sum()), "none": int((gold["pred"] == NONE).sum()),
+           "confusion": {d: {lab: int(((gold["direction"] == d) & (gold["pred"] == lab)).sum())
+                             for lab in ("cooperation", "friction", "hedging", NONE)} for d in DIRECTIONS}}
+    if len(decided):
+        f = f1_score(g, p, labels=[True, False], average=None, zero_division=0)
+        out.update({"accuracy": float((g == p).mean()), "cooperation_f1": float(f[0]),
+                    "conflict_f1": float(f[1]), "macro_f1": float(f.mean())})
+    return out
+
+
+def format_direction(m: dict, title: str) -> str:
+    lines = [title]
+    if "accuracy" in m:
+        lines.append(f"direction on the {m['decided']} of {m['n']} records called cooperation or friction: accuracy "
+                     f"{m['accuracy']:.3f}, F1 cooperation {m['cooperation_f1']:.3f}, conflict {m['conflict_f1']:.3f}, "
+                     f"macro {m['macro_f1']:.3f}")
+    lines.append(f"called hedging: {m['hedging']}, not stance-bearing: {m['none']}")
+    lines.append(f"{'gold':<12}{'coop':>7}{'fric':>7}{'hedg':>7}{'none':>7}")
+    for d, row in m["confusion"].items():
+        lines.append(f"{d:<12}" + "".join(f"{row[k]:>7}" for k in ("cooperation", "friction", "hedging", NONE)))
+    return "\n".join(lines)

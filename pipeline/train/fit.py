@@ -32,6 +32,7 @@ class TrainConfig:
     guard_confidence: float = 0.95
     promote: bool = True
     devset: Path | None = None  # shared dev set, scored end to end when present
+    direction_gold: Path | None = None  # event-coded real sentences (PLOVER): direction check, reported only
     strict: bool = True
     placeholder: str | None = None
     curve: bool = False
@@ -212,6 +213,17 @@ def train(cfg: TrainConfig, log=print) -> TrainResult:
         model.card["metrics"]["devset"] = {**dev, "command": "briefs evaluate --gold ../shared/devset"}
         log(f"dev set (end to end): macro-F1 {dev['macro_f1']:.3f}, none F1 {dev['none_f1']:.3f}, "
             f"stance F1 {dev['stance_f1']:.3f}")
+    if cfg.direction_gold and Path(cfg.direction_gold).exists():
+        from ..run import Analyzer, Settings
+
+        from .evaluate import evaluate_direction
+
+        d = evaluate_direction(cfg.direction_gold, Analyzer(Settings(spacy_model=cfg.spacy_model), model=model))
+        model.card["metrics"]["direction"] = {**d, "path": Path(cfg.direction_gold).name,
+                                              "command": f"briefs evaluate --direction {cfg.direction_gold}"}
+        if "accuracy" in d:
+            log(f"direction check {Path(cfg.direction_gold).name}: accuracy {d['accuracy']:.3f}, macro-F1 "
+                f"{d['macro_f1']:.3f} on the {d['decided']} of {d['n']} records called cooperation or friction")
 
     # the promotion gate: compare with the current model on the same held-out documents
     current_link = cfg.models_dir / "current"
