@@ -190,7 +190,10 @@ def test_vocabularies_are_saved_as_term_arrays(mini_model_dir, tmp_path):
     from pipeline.classify.model import VOCAB_ATTR, save_model
 
     model = load_model(mini_model_dir)
-    vecs = lambda m: {n: tr for n, tr, _ in m.pipeline.named_steps["features"].transformers_}  # noqa: E731
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vecs = lambda m: {n: tr for n, tr, _ in m.pipeline.named_steps["features"].transformers_  # noqa: E731
+                      if isinstance(tr, CountVectorizer)}
     before = {n: dict(v.vocabulary_) for n, v in vecs(model).items()}
     assert all(before.values())
     save_model(model, tmp_path / "again")
@@ -204,7 +207,8 @@ def test_vocabularies_are_saved_as_term_arrays(mini_model_dir, tmp_path):
     after = {n: v.vocabulary_ for n, v in vecs(again).items()}
     assert after == before
     assert all(type(j) is int for voc in after.values() for j in voc.values())
-    rows = pd.DataFrame({"masked": ["ACTOR condemned the ACTOR strikes"], "cues": ["NACT_2 NEG"]})
+    rows = pd.DataFrame({"masked": ["ACTOR condemned the ACTOR strikes"], "cues": ["NACT_2 NEG"],
+                         "clean": ["Japan condemned the Chinese strikes"]})
     f1 = model.pipeline.named_steps["features"].transform(rows)
     f2 = again.pipeline.named_steps["features"].transform(rows)
     assert (f1 != f2).nnz == 0 and f1.nnz > 0
@@ -221,6 +225,8 @@ def test_fast_features_equal_the_column_transformer(mini_model_dir):
         "masked": ["ACTOR condemned the ACTOR strikes", "the two sides signed a deal", "", "a",
                    "Über  naïve\tréalité  ACTOR  ACTOR", "the the the deal deal", "zzqx qqq ACTOR 000"],
         "cues": ["NACT_2 NEG", "NACT_0", "", "LEN_short", "NACT_2", "NACT_0 MODAL", "FIGURE"],
+        "clean": ["Japan condemned the Chinese strikes", "the two sides signed a deal", "", "a",
+                  "Über  naïve\tréalité  France  Chile", "the the the deal deal", "zzqx qqq Peru 000"],
     })
     fast = FastFeatures(ct)
     assert fast.ok

@@ -76,7 +76,9 @@ class FastFeatures:
             if name == "remainder":
                 ok = ok and tr == "drop"
                 continue
-            if tr == "drop" or not isinstance(col, str) or not isinstance(tr, CountVectorizer):
+            from .static import StaticEmbedding
+
+            if tr == "drop" or not isinstance(col, str) or not isinstance(tr, (CountVectorizer, StaticEmbedding)):
                 ok = False
                 break
             self.steps.append((col, _CachedCharWB(tr) if _cacheable(tr) else tr))

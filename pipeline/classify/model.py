@@ -30,15 +30,20 @@ from sklearn.pipeline import Pipeline
 from ..errors import ModelError
 from ..labels import LABELS, NONE
 
-FEATURE_COLUMNS = ("masked", "cues")
+FEATURE_COLUMNS = ("masked", "cues", "clean")
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 CLASSES = (*LABELS, NONE)
 
 
-def build_pipeline(C: float = 1.0, calibrate_folds: int | None = 5, class_weight="balanced") -> Pipeline:
-    """Features (word and character n-grams of the masked sentence, spaCy cue features) and a
+def build_pipeline(C: float = 1.0, calibrate_folds: int | None = 5, class_weight="balanced",
+                   static: bool = True) -> Pipeline:
+    """Features (word and character n-grams of the masked sentence, spaCy cue features and, with
+    ``static``, the sentence's distilled MiniLM vector from ``static.StaticEmbedding``) and a
     logistic regression, calibrated by sigmoid on grouped folds when ``calibrate_folds`` is set."""
+    from .static import StaticEmbedding
+
+    extra = [("static", StaticEmbedding(), "clean")] if static else []
     features = ColumnTransformer(
         [
             ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=60000), "masked"),
@@ -48,6 +53,7 @@ def build_pipeline(C: float = 1.0, calibrate_folds: int | None = 5, class_weight
                 "masked",
             ),
             ("cue", CountVectorizer(token_pattern=r"\S+", lowercase=False, binary=True, min_df=2), "cues"),
+            *extra,
         ],
         sparse_threshold=1.0,
     )
@@ -88,6 +94,7 @@ def evidence(pipe: Pipeline, Z, target_idx: np.ndarray, k: int = 4) -> list[list
     names = _feature_names(pipe)
     coef = lr.coef_  # one row per class: the pipeline is multinomial over the four outcomes
     rel = coef - coef.mean(axis=0, keepdims=True)
+    rel = np.where(np.array([n is None for n in names])[None, :], 0.0, rel)  # embedding dimensions explain nothing
     out = []
     for i in range(Z.shape[0]):
         row = Z.getrow(i)
@@ -109,12 +116,14 @@ def _feature_names(pipe: Pipeline) -> np.ndarray:
     return cached
 
 
-def _pretty(name: str) -> str:
+def _pretty(name: str) -> str | None:
     block, _, feat = name.partition("__")
     if block == "word":
         return f'word "{feat}"'
     if block == "char":
         return f'chars "{feat.strip()}"'
+    if block == "static":
+        return None
     return f"cue {feat}"
 
 
@@ -149,11 +158,12 @@ class StanceModel:
         Z = None
         classes = list(self.pipeline.classes_)
         if len(idx):
-            X = rows.iloc[idx][list(FEATURE_COLUMNS)]
+            features = self.pipeline.named_steps["features"]
+            X = rows.iloc[idx][list(getattr(features, "feature_names_in_", FEATURE_COLUMNS))]
             if self._features is None:
                 from .fast import FastFeatures
 
-                self._features = FastFeatures(self.pipeline.named_steps["features"])
+                self._features = FastFeatures(features)
             Z = self._features.transform(X)  # once: probabilities and evidence
             P = self.pipeline.named_steps["clf"].predict_proba(Z)
             p_none = P[:, classes.index(NONE)]
@@ -265,6 +275,7 @@ TRUSTED_TYPES = [
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.model_selection._split.GroupKFold",
+    "pipeline.classify.static.StaticEmbedding",
 ]
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "collections.")
 

@@ -68,7 +68,7 @@ class Featurizer:
         feats = analyse_sentences(self.nlp, df["text"].tolist(), self.normaliser, self.matcher)
         f = pd.DataFrame(feats, index=df.index)
         out = df.copy()
-        for col in ("masked", "cues", "eligible", "kind"):
+        for col in ("masked", "cues", "clean", "eligible", "kind"):
             out[col] = f[col]
         out["actors_found"] = f["actors"]
         return out
