@@ -16,6 +16,7 @@ model) and its sha256 is checked against the one the model was fitted with.
 from __future__ import annotations
 
 import hashlib
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def load_table(name: str) -> tuple[np.ndarray, str]:
 
 @lru_cache(maxsize=4)
 def load_tokenizer(name: str):
+    # one thread per process: batch workers are processes already, and a forked worker must not
+    # inherit a tokenizer thread pool
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from tokenizers import BertWordPieceTokenizer
 
     return BertWordPieceTokenizer(str(DATA_DIR / TABLES[name][1]), lowercase=True)
