@@ -357,6 +357,7 @@ def library_versions() -> dict:
     import sklearn
     import skops
     import spacy
+    import tokenizers
 
     return {
         "scikit-learn": sklearn.__version__,
@@ -364,6 +365,7 @@ def library_versions() -> dict:
         "spacy": spacy.__version__,
         "numpy": np.__version__,
         "pandas": pd.__version__,
+        "tokenizers": tokenizers.__version__,
     }
 
 

@@ -138,7 +138,8 @@ def fit_model(train: pd.DataFrame, cfg: TrainConfig, log=print, fixed: dict | No
     hyper = {"C": C, "threshold": threshold, "class_weight": "balanced", "classes": [*LABELS, NONE],
              "calibration": "sigmoid, folds grouped by document",
              "features": "word 1-2gram tf-idf + char_wb 3-5gram tf-idf on actor-masked text; spaCy cue features "
-                         "(negation, modal, hedge, contrast, condition, actor counts, actor-predicate relations)"}
+                         "(negation, modal, hedge, contrast, condition, actor counts, actor-predicate relations); "
+                         "IDF-weighted static MiniLM-L6 sentence vector (pipeline/classify/static.py)"}
     cv = {"macro_f1_4_outcomes_by_C": grid, "stance_threshold_oof_mean_f1": thr_f1}
     return StanceModel(pipeline=pipe, threshold=threshold), hyper, cv
 
