@@ -94,7 +94,7 @@ def evidence(pipe: Pipeline, Z, target_idx: np.ndarray, k: int = 4) -> list[list
     names = _feature_names(pipe)
     coef = lr.coef_  # one row per class: the pipeline is multinomial over the four outcomes
     rel = coef - coef.mean(axis=0, keepdims=True)
-    rel = np.where(np.array([n is None for n in names])[None, :], 0.0, rel)  # embedding dimensions explain nothing
+    rel = np.where(_opaque(pipe)[None, :], 0.0, rel)  # embedding dimensions explain nothing
     out = []
     for i in range(Z.shape[0]):
         row = Z.getrow(i)
@@ -105,6 +105,15 @@ def evidence(pipe: Pipeline, Z, target_idx: np.ndarray, k: int = 4) -> list[list
         order = np.argsort(-contrib)[:k]
         out.append([names[row.indices[j]] for j in order if contrib[j] > 0])
     return out
+
+
+def _opaque(pipe: Pipeline) -> np.ndarray:
+    """Mask of the features with no readable name (the static sentence vector's dimensions)."""
+    cached = getattr(pipe, "_briefs_opaque", None)
+    if cached is None:
+        cached = np.array([n is None for n in _feature_names(pipe)], dtype=bool)
+        pipe._briefs_opaque = cached
+    return cached
 
 
 def _feature_names(pipe: Pipeline) -> np.ndarray:
@@ -201,6 +210,7 @@ def save_model(model: StanceModel, directory: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
         model.pipeline.__dict__.pop("_briefs_names", None)
+        model.pipeline.__dict__.pop("_briefs_opaque", None)
         packed = _pack_vocabularies(model.pipeline)
         try:
             sio.dump(model.pipeline, tmp / MODEL_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=9)

@@ -56,14 +56,54 @@ def load_tokenizer(name: str):
     return BertWordPieceTokenizer(str(DATA_DIR / TABLES[name][1]), lowercase=True)
 
 
+class _WordCache:
+    """WordPiece ids per whitespace-separated chunk, cached: BERT's pre-tokenizer splits on
+    whitespace and punctuation and WordPiece works inside the pieces, so a chunk's ids do not
+    depend on its neighbours. Running the tokenizer once per distinct chunk, not per sentence, is
+    about ten times faster on a corpus."""
+
+    def __init__(self, name: str, max_size: int = 200_000):
+        self.tok = load_tokenizer(name)
+        vocab_size = self.tok.get_vocab_size()
+        self.keep = np.ones(vocab_size, dtype=bool)
+        self.keep[[i for i in SPECIAL_IDS if i < vocab_size]] = False
+        self.cache: dict[str, np.ndarray] = {}
+        self.max_size = max_size
+
+    def __call__(self, texts) -> list[np.ndarray]:
+        cache, out = self.cache, []
+        for text in texts:
+            chunks = str(text).split()
+            missing = [c for c in dict.fromkeys(chunks) if c not in cache]
+            if missing:
+                if len(cache) + len(missing) > self.max_size:
+                    cache.clear()
+                for c, enc in zip(missing, self.tok.encode_batch(missing, add_special_tokens=False)):
+                    ids = np.asarray(enc.ids, dtype=np.int64)
+                    cache[c] = ids[self.keep[ids]]
+            out.append(np.concatenate([cache[c] for c in chunks]) if chunks else np.zeros(0, dtype=np.int64))
+        return out
+
+
+@lru_cache(maxsize=4)
+def _word_cache(name: str) -> _WordCache:
+    return _WordCache(name)
+
+
 def token_ids(texts, name: str) -> list[np.ndarray]:
-    """WordPiece ids of each text, special tokens dropped (no truncation)."""
-    tok = load_tokenizer(name)
-    out = []
-    for enc in tok.encode_batch([str(t) for t in texts], add_special_tokens=False):
-        ids = np.asarray(enc.ids, dtype=np.int64)
-        out.append(ids[~np.isin(ids, list(SPECIAL_IDS))])
-    return out
+    """WordPiece ids of each text, special and unknown tokens dropped (no truncation)."""
+    return _word_cache(name)(texts)
+
+
+def _weighted_means(vectors: np.ndarray, weights: np.ndarray, ids: list[np.ndarray]) -> np.ndarray:
+    """L2-normalised weighted mean of ``vectors[ids[i]]`` for each i (zero rows for empty ids), as
+    one sparse (sentences x vocabulary) weight matrix times the table: no per-token copies."""
+    lengths = np.fromiter((len(s) for s in ids), dtype=np.int64, count=len(ids))
+    flat = np.concatenate(ids) if len(ids) else np.zeros(0, dtype=np.int64)
+    indptr = np.concatenate(([0], np.cumsum(lengths)))
+    W = sp.csr_matrix((weights[flat], flat, indptr), shape=(len(ids), vectors.shape[0]))
+    sums = np.asarray(W @ vectors, dtype=np.float32)
+    return sums / (np.linalg.norm(sums, axis=1, keepdims=True) + 1e-9)
 
 
 class StaticEmbedding(BaseEstimator, TransformerMixin):
@@ -90,13 +130,7 @@ class StaticEmbedding(BaseEstimator, TransformerMixin):
         if sha != self.table_sha256_:
             raise ModelError(f"the static embedding table {self.table!r} differs from the one this model was "
                              "trained with (retrain, or reinstall the matching briefs version)")
-        ids = token_ids(X, self.table)
-        out = np.zeros((len(ids), vectors.shape[1]), dtype=np.float32)
-        for r, s in enumerate(ids):
-            if len(s):
-                m = (vectors[s] * self.idf_[s][:, None]).mean(axis=0)
-                out[r] = m / (np.linalg.norm(m) + 1e-9)
-        return sp.csr_matrix(out)
+        return sp.csr_matrix(_weighted_means(vectors, self.idf_, token_ids(X, self.table)))
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "idf_")
