@@ -203,23 +203,23 @@ def train(cfg: TrainConfig, log=print) -> TrainResult:
         "curve": curve,
     }
     dev_eval = None  # the new model's end-to-end result on the dev set, reused by the guard on it
-    if cfg.devset and Path(cfg.devset).exists():
+    analyzer = None  # one spaCy pipeline for the dev set and the direction check
+    if (cfg.devset and Path(cfg.devset).exists()) or (cfg.direction_gold and Path(cfg.direction_gold).exists()):
         from ..run import Analyzer, Settings
 
+        analyzer = Analyzer(Settings(spacy_model=cfg.spacy_model), model=model)
+    if cfg.devset and Path(cfg.devset).exists():
         from .evaluate import evaluate_gold
 
-        analyzer = Analyzer(Settings(spacy_model=cfg.spacy_model), model=model)
         dev_eval = evaluate_gold(cfg.devset, analyzer)
         dev = dev_eval["metrics"]
         model.card["metrics"]["devset"] = {**dev, "command": "briefs evaluate --gold ../shared/devset"}
         log(f"dev set (end to end): macro-F1 {dev['macro_f1']:.3f}, none F1 {dev['none_f1']:.3f}, "
             f"stance F1 {dev['stance_f1']:.3f}")
     if cfg.direction_gold and Path(cfg.direction_gold).exists():
-        from ..run import Analyzer, Settings
-
         from .evaluate import evaluate_direction
 
-        d = evaluate_direction(cfg.direction_gold, Analyzer(Settings(spacy_model=cfg.spacy_model), model=model))
+        d = evaluate_direction(cfg.direction_gold, analyzer)
         model.card["metrics"]["direction"] = {**d, "path": Path(cfg.direction_gold).name,
                                               "command": f"briefs evaluate --direction {cfg.direction_gold}"}
         if "accuracy" in d:
