@@ -278,3 +278,23 @@ def test_direction_check_scores_event_coded_sentences(tmp_path, analyzer, mini_m
     bad.write_text(json.dumps(records[0]) + "\n" + json.dumps({"id": "x", "text": "No class."}) + "\n")
     with pytest.raises(UsageError, match=r"bad\.jsonl:2: not a direction record"):
         load_direction_gold(bad)
+
+
+def test_train_writes_the_direction_check_into_the_card(tmp_path):
+    """briefs train with a direction gold file scores the new model on it and keeps the figures
+    (and the command to repeat them) in the card."""
+    from pipeline.train.fit import TrainConfig, train
+
+    f = tmp_path / "events.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"id": "e1", "text": "Japan and Australia signed a reciprocal access agreement.", "direction": "cooperation"},
+        {"id": "e2", "text": "China condemned the port visit and summoned the Japanese ambassador.", "direction": "conflict"},
+    ]))
+    cfg = TrainConfig(annotation_paths=[str(DATA / "mini_annotations.jsonl")], models_dir=tmp_path / "models",
+                      folds=3, c_grid=(1.0,), heldout_fraction=0.3, devset=None, direction_gold=f)
+    res = train(cfg, log=lambda *a: None)
+    d = res.card["metrics"]["direction"]
+    assert d["n"] == 2 and d["decided"] + d["hedging"] + d["none"] == 2
+    assert d["path"] == "events.jsonl" and d["command"].startswith("briefs evaluate --direction")
+    saved = json.loads((res.model_dir / "card.json").read_text())
+    assert saved["metrics"]["direction"]["n"] == 2
