@@ -44,6 +44,8 @@ def process(
     engine: str = typer.Option("local", help="local or dask."),
     scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address (tcp://HOST:PORT); default: start a local cluster."),
     force: bool = typer.Option(False, help="Redo documents already processed with the same content and model."),
+    fast: bool = typer.Option(False, help="Apply the model without its fine-tuned encoder: the n-gram pipeline "
+                              "alone, several times faster, less accurate on real texts (README, Quality)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     max_bytes: int = typer.Option(25 * 1024 * 1024, help="Largest input file accepted, in bytes."),
     chunk_docs: int = typer.Option(24, help="Documents per chunk (unit of work, of state and of resume)."),
@@ -74,7 +76,7 @@ def process(
 
         result = run_process(inputs, out, model_dir=model, spacy_model=spacy_model,
                              actor_files=tuple(str(a) for a in actors), fmt=fmt, workers=workers, engine=engine,
-                             scheduler=scheduler, force=force, max_bytes=max_bytes, chunk_docs=chunk_docs,
+                             scheduler=scheduler, force=force, fast=fast, max_bytes=max_bytes, chunk_docs=chunk_docs,
                              batch_size=batch_size, progress=progress_cb, on_failure=on_failure)
     except BriefsError as e:
         _fail(e)
@@ -132,6 +134,9 @@ def train(
     placeholder: Optional[str] = typer.Option(None, help="Mark the model as a placeholder, with this reason."),
     heldout_fraction: float = typer.Option(0.2, help="Share of documents held out (stable hash split)."),
     fail_if_not_promoted: bool = typer.Option(False, help="Exit 3 when the gate keeps the current model."),
+    encoder: bool = typer.Option(True, help="Also fine-tune the MiniLM sentence encoder and average it in "
+                                 "(needs PyTorch and the base weights; --no-encoder trains the n-gram pipeline only)."),
+    encoder_epochs: int = typer.Option(3, help="Fine-tuning epochs of the encoder."),
 ):
     """Train on annotations, evaluate on held-out documents, promote when not worse."""
     from .paths import annotations_dir, models_dir as default_models, shared_dir
@@ -153,6 +158,7 @@ def train(
         models_dir=models_dir or default_models(), spacy_model=spacy_model, margin=margin, promote=promote,
         guard=guard, guard_confidence=guard_confidence,
         devset=dev, direction_gold=direction, strict=not skip_invalid, placeholder=placeholder, curve=curve, heldout_fraction=heldout_fraction,
+        encoder=encoder, encoder_epochs=encoder_epochs,
     )
     try:
         res = run_train(cfg, log=typer.echo)
@@ -203,6 +209,7 @@ def evaluate(
     spacy_model: Optional[str] = typer.Option(None),
     errors: Optional[Path] = typer.Option(None, help="Write misclassified sentences with their evidence (JSONL)."),
     baseline: bool = typer.Option(False, help="Also score the keyword baseline."),
+    fast: bool = typer.Option(False, help="Score the model without its fine-tuned encoder (as `process --fast`)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ):
     """Score end to end against gold sentences (matched by character overlap), or the direction of
@@ -214,7 +221,7 @@ def evaluate(
     if (gold is None) == (direction is None):
         _fail(UsageError("give exactly one of --gold and --direction"))
     try:
-        analyzer = Analyzer(Settings(model_dir=model, spacy_model=spacy_model))
+        analyzer = Analyzer(Settings(model_dir=model, spacy_model=spacy_model, fast=fast))
         if direction is not None:
             d = evaluate_direction(direction, analyzer)
     except BriefsError as e:

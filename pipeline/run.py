@@ -49,6 +49,7 @@ class Settings:
     actor_files: tuple[str, ...] = ()
     batch_size: int = 4
     with_evidence: bool = True
+    fast: bool = False  # leave out the model's fine-tuned encoder (classify.model.load_model)
 
 
 class Analyzer:
@@ -71,7 +72,7 @@ class Analyzer:
 
             def load() -> None:
                 try:
-                    self._model = load_model(model_dir)
+                    self._model = load_model(model_dir, fast=settings.fast)
                 except BaseException as e:  # re-raised in the caller's thread
                     self._model_error = e
 
@@ -272,7 +273,8 @@ class ChunkBudget:
 
 def _resume_key(settings: Settings, model_version: str, nlp_desc: str) -> str:
     h = hashlib.sha256()
-    for part in (__version__, model_version, nlp_desc, *settings.actor_files, str(settings.with_evidence)):
+    parts = (__version__, model_version, nlp_desc, *settings.actor_files, str(settings.with_evidence))
+    for part in parts + (("fast",) if settings.fast else ()):
         h.update(part.encode() + b"\0")
     for f in settings.actor_files:
         h.update(Path(f).read_bytes() if Path(f).exists() else b"")
@@ -319,12 +321,14 @@ def process(
     chunk_docs: int = 24,
     batch_size: int = 4,
     force: bool = False,
+    fast: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Callable[[int, int], None] | None = None,
     on_failure: Callable[[dict], None] | None = None,
 ) -> RunResult:
     """Process briefs into tables under ``out``. Documents already done with the same content
-    hash, model and settings are reused unless ``force``. Failures are collected, not raised."""
+    hash, model and settings are reused unless ``force``. Failures are collected, not raised.
+    ``fast`` applies the model without its fine-tuned encoder (when it has one)."""
     from .classify import resolve_model_dir
     from .classify.model import CARD_FILE
 
@@ -344,7 +348,7 @@ def process(
         raise ModelError("not a model directory (no card.json)", model_path)
     card = json.loads((model_path / CARD_FILE).read_text())
     settings = Settings(model_dir=str(model_path), spacy_model=spacy_model, actor_files=tuple(actor_files),
-                        batch_size=batch_size)
+                        batch_size=batch_size, fast=fast)
     nlp_desc = _describe_nlp(spacy_model)
     key = _resume_key(settings, card.get("version", "?"), nlp_desc)
     state = State(out)
@@ -522,7 +526,8 @@ def process(
         "settings": {"format": fmt, "workers": workers, "engine": engine, "chunk_docs": chunk_docs,
                      "batch_size": batch_size, "force": force, "max_bytes": max_bytes,
                      "actor_files": list(actor_files)},
-        "model": {"id": card.get("version"), "path": str(model_path), "card": card},
+        "model": {"id": card.get("version"), "path": str(model_path), "card": card,
+                  "encoder": bool(card.get("encoder_weight")) and not fast},
         "spacy": {"model": nlp_desc},
         "counts": summary,
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},

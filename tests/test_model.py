@@ -67,7 +67,7 @@ def test_promotion_gate(mini_model_dir, tmp_path):
     from pipeline.train.fit import TrainConfig, train
 
     models = _models_with_current(mini_model_dir, tmp_path)
-    cfg = TrainConfig(annotation_paths=[str(_scrambled_annotations(tmp_path))], models_dir=models, folds=3,
+    cfg = TrainConfig(annotation_paths=[str(_scrambled_annotations(tmp_path))], models_dir=models, folds=3, encoder=False,
                       c_grid=(1.0,), heldout_fraction=0.3, devset=None)
     res = train(cfg, log=lambda *a: None)
     assert not res.promoted and "below the current model" in res.reason
@@ -131,7 +131,7 @@ def test_guard_refuses_a_model_worse_on_real_text(mini_model_dir, tmp_path):
     from pipeline.train.fit import TrainConfig, train
 
     models = _models_with_current(mini_model_dir, tmp_path)
-    cfg = TrainConfig(annotation_paths=[str(_scrambled_annotations(tmp_path))], models_dir=models, folds=3,
+    cfg = TrainConfig(annotation_paths=[str(_scrambled_annotations(tmp_path))], models_dir=models, folds=3, encoder=False,
                       c_grid=(1.0,), heldout_fraction=0.3, devset=None, margin=1.0, guard=_guard_set(tmp_path))
     res = train(cfg, log=lambda *a: None)
     assert not res.promoted and "on the guard set" in res.reason
@@ -291,7 +291,7 @@ def test_train_writes_the_direction_check_into_the_card(tmp_path):
         {"id": "e2", "text": "China condemned the port visit and summoned the Japanese ambassador.", "direction": "conflict"},
     ]))
     cfg = TrainConfig(annotation_paths=[str(DATA / "mini_annotations.jsonl")], models_dir=tmp_path / "models",
-                      folds=3, c_grid=(1.0,), heldout_fraction=0.3, devset=None, direction_gold=f)
+                      folds=3, c_grid=(1.0,), heldout_fraction=0.3, devset=None, direction_gold=f, encoder=False)
     res = train(cfg, log=lambda *a: None)
     d = res.card["metrics"]["direction"]
     assert d["n"] == 2 and d["decided"] + d["hedging"] + d["none"] == 2

@@ -32,6 +32,7 @@ from ..labels import LABELS, NONE
 
 FEATURE_COLUMNS = ("masked", "cues", "clean")
 MODEL_FILE = "model.skops"
+ENCODER_FILE = "encoder.skops"  # optional: the fine-tuned encoder (encoder.py), loaded unless fast
 CARD_FILE = "card.json"
 CLASSES = (*LABELS, NONE)
 
@@ -144,6 +145,8 @@ class StanceModel:
     threshold: float = 0.5  # stance-bearing when P(stance) = 1 - P(none) >= threshold
     card: dict = field(default_factory=dict)
     path: Path | None = None
+    encoder: object = None  # EncoderClassifier (encoder.py): its probabilities are averaged in
+    encoder_weight: float = 0.5
     _features: object = field(default=None, repr=False, compare=False)  # FastFeatures, made on first use
 
     @property
@@ -154,7 +157,9 @@ class StanceModel:
         """Predictions for sentence feature rows (columns ``masked``, ``cues``, ``eligible``).
 
         Returns columns: stance_bearing, p_stance, label, confidence, p_<label> for each label,
-        evidence. Sentences whose layout kind cannot bear stance (headings, boilerplate) are never
+        evidence. With an ``encoder``, the probabilities are the weighted mean of the pipeline's and
+        the encoder's (both calibrated); the evidence is the pipeline's features, which the encoder
+        does not have. Sentences whose layout kind cannot bear stance (headings, boilerplate) are never
         stance-bearing; label and probabilities are null where a sentence bears no stance.
         """
         n = len(rows)
@@ -175,6 +180,10 @@ class StanceModel:
                 self._features = FastFeatures(features)
             Z = self._features.transform(X)  # once: probabilities and evidence
             P = self.pipeline.named_steps["clf"].predict_proba(Z)
+            if self.encoder is not None:
+                Pe = self.encoder.predict_proba(rows.iloc[idx][[self.encoder.column]])
+                Pe = Pe[:, [list(self.encoder.classes_).index(c) for c in classes]]
+                P = (1.0 - self.encoder_weight) * P + self.encoder_weight * Pe
             p_none = P[:, classes.index(NONE)]
             p_stance[idx] = 1.0 - p_none
             lab = P[:, [classes.index(c) for c in LABELS]]
@@ -216,8 +225,11 @@ def save_model(model: StanceModel, directory: Path) -> Path:
             sio.dump(model.pipeline, tmp / MODEL_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
         finally:
             _restore_vocabularies(packed)
+        if model.encoder is not None:
+            sio.dump(model.encoder, tmp / ENCODER_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         card = dict(model.card)
         card["threshold"] = model.threshold
+        card["encoder_weight"] = model.encoder_weight if model.encoder is not None else None
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False, default=str) + "\n")
         (tmp / "README.md").write_text(render_card(card))
         os.chmod(tmp, 0o755)
@@ -287,10 +299,13 @@ TRUSTED_TYPES = [
     "sklearn.model_selection._split.GroupKFold",
     "pipeline.classify.static.StaticEmbedding",
 ]
+ENCODER_TRUSTED = ["pipeline.classify.encoder.EncoderClassifier"]
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "collections.")
 
 
-def load_model(directory: str | Path) -> StanceModel:
+def load_model(directory: str | Path, fast: bool = False) -> StanceModel:
+    """Load a saved model. ``fast`` leaves out the fine-tuned encoder when the model has one: the
+    scikit-learn pipeline alone, about 30 times faster to apply, less accurate on real texts."""
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
 
@@ -321,8 +336,34 @@ def load_model(directory: str | Path) -> StanceModel:
         _vocabularies_from_terms(pipe)
     if not isinstance(pipe, Pipeline) or set(getattr(pipe, "classes_", [])) != set(CLASSES):
         raise ModelError(f"{MODEL_FILE} is not a stance pipeline over {list(CLASSES)}", f)
+    encoder = None
+    ef = directory / ENCODER_FILE
+    if card.get("encoder_weight") and not ef.exists() and not fast:
+        raise ModelError(f"the card names an encoder but {ENCODER_FILE} is missing (use --fast to run "
+                         "without it)", directory)
+    if ef.exists() and not fast:
+        encoder = _load_encoder(ef)
     return StanceModel(pipeline=pipe, threshold=float(card.get("threshold", 0.5)), card=card,
-                       path=directory.resolve())
+                       path=directory.resolve(), encoder=encoder,
+                       encoder_weight=float(card.get("encoder_weight") or 0.5))
+
+
+def _load_encoder(f: Path):
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    from .encoder import EncoderClassifier
+
+    try:
+        enc = sio.load(f, trusted=ENCODER_TRUSTED)
+    except UntrustedTypesFoundException:
+        bad = [t for t in sio.get_untrusted_types(file=f) if not t.startswith(TRUSTED_PREFIXES)]
+        raise ModelError(f"{ENCODER_FILE} contains types outside the trusted list, refusing to load: {bad}", f)
+    except Exception as e:
+        raise ModelError(f"cannot read {ENCODER_FILE} (corrupt or not a skops file): {e}", f)
+    if not isinstance(enc, EncoderClassifier) or set(getattr(enc, "classes_", [])) != set(CLASSES):
+        raise ModelError(f"{ENCODER_FILE} is not a stance encoder over {list(CLASSES)}", f)
+    return enc
 
 
 def render_card(card: dict) -> str:
