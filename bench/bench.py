@@ -39,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 4
+EXTRA: list[str] = []  # options given to every `briefs process` run (--fast, --model)
 sys.path.insert(0, str(ROOT))
 
 
@@ -105,7 +106,7 @@ class PeakRSS:
 
 def run_briefs(inputs: Path, out: Path, workers: int, extra: list[str] | None = None) -> dict:
     cmd = [str(ROOT / ".venv" / "bin" / "briefs"), "process", str(inputs), "--out", str(out), "-q",
-           "--workers", str(workers), "--batch-size", str(BATCH), *(extra or [])]
+           "--workers", str(workers), "--batch-size", str(BATCH), *EXTRA, *(extra or [])]
     if not Path(cmd[0]).exists():
         cmd[0:1] = [sys.executable, "-m", "pipeline.cli"]
     t = time.perf_counter()
@@ -181,9 +182,12 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=4, help="for nlp.pipe and briefs process alike")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds of the 1x measurements (medians)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    ap.add_argument("--fast", action="store_true", help="run `briefs process --fast` (the model without its encoder)")
+    ap.add_argument("--model", default=None, help="model directory or version for `briefs process` (default: current)")
     args = ap.parse_args(argv)
     global BATCH
     BATCH = args.batch_size
+    EXTRA[:] = (["--fast"] if args.fast else []) + (["--model", args.model] if args.model else [])
     files = corpus_files(args.corpus)
     if not files:
         raise SystemExit(f"no .txt files under {args.corpus}")
@@ -191,7 +195,8 @@ def main(argv=None) -> int:
     print(f"corpus: {len(files)} documents, {words:,} words ({args.corpus})", flush=True)
     res = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "corpus": str(args.corpus),
            "documents": len(files), "words": words, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-           "platform": platform.platform()}, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
+           "platform": platform.platform()}, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+           "briefs_options": list(EXTRA)}
     tmp = Path(tempfile.mkdtemp(prefix="briefs-bench-"))
     try:
         texts = [p.read_text(encoding="utf-8", errors="replace") for p in files]
@@ -285,7 +290,8 @@ def main(argv=None) -> int:
 
 def render(res: dict) -> str:
     sp = res["spacy"]
-    lines = [f"{res['documents']} documents, {res['words']:,} words; {res['machine']['cpus']} CPUs; {res['date']}",
+    lines = [f"{res['documents']} documents, {res['words']:,} words; {res['machine']['cpus']} CPUs; {res['date']}"
+             + (f"; briefs process {' '.join(res['briefs_options'])}" if res.get("briefs_options") else ""),
              f"{'what':<46}{'seconds':>9}{'words/s':>10}{'docs/s':>8}{'peak RSS MB':>13}",
              f"{'spaCy nlp.pipe (' + ', '.join(sp['pipe_components']) + ')':<46}{sp['pipe_seconds']:>9}{sp['pipe_words_per_second']:>10,}",
              f"{'spaCy nlp.pipe, n_process=2':<46}{sp['pipe2_seconds']:>9}{sp['pipe2_words_per_second']:>10,}",

@@ -145,8 +145,16 @@ def analyse_texts(texts: Iterable[str] | dict[str, str], *, model_dir: str | Non
 _WORKER: Analyzer | None = None
 
 
+_BLAS_LIMIT = None
+
+
 def _init_worker(settings: Settings) -> None:
-    global _WORKER
+    global _WORKER, _BLAS_LIMIT
+    # the workers are the parallelism: one BLAS thread each (the encoder's matrix products would
+    # otherwise start a thread per core in every worker and oversubscribe the machine)
+    from threadpoolctl import threadpool_limits
+
+    _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
     _WORKER = Analyzer(settings)
 
 

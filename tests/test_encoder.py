@@ -87,6 +87,10 @@ def test_skops_round_trip_and_audit(toy_encoder, tmp_path):
     back = sio.load(tmp_path / "e.skops", trusted=["pipeline.classify.encoder.EncoderClassifier"])
     assert "_net" not in back.__dict__
     assert np.allclose(back.predict_proba(X), P)
+    other = sio.load(tmp_path / "e.skops", trusted=["pipeline.classify.encoder.EncoderClassifier"])
+    other.vocab_sha256_ = "0" * 64  # fitted with another vocabulary: refused, not silently wrong
+    with pytest.raises(ModelError, match="vocabulary"):
+        other.predict_proba(X)
 
 
 def test_missing_base_weights_are_named(tmp_path, monkeypatch):
@@ -121,6 +125,7 @@ def test_stance_model_averages_the_encoder_in(mini_model_dir):
 def test_a_model_missing_its_encoder_file_is_refused(mini_model_dir, tmp_path):
     from pipeline.classify.model import load_model
 
+    assert "Apache" in (mini_model_dir / "NOTICE-encoder").read_text()  # the weights' licence goes along
     broken = tmp_path / "m"
     shutil.copytree(mini_model_dir, broken)
     assert json.loads((broken / "card.json").read_text())["encoder_weight"] == 0.5

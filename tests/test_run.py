@@ -269,3 +269,18 @@ def test_chunk_budget_shrinks_toward_the_end():
     assert sizes[-1] == MIN_CHUNK_BYTES
     assert 10_000 < sizes[len(sizes) * 3 // 4] < 100_000  # shrinking well before the end
     assert ChunkBudget(1_000, workers=2).current == MIN_CHUNK_BYTES
+
+
+def test_fast_leaves_out_the_encoder_and_is_not_reused_for_a_full_run(corpus, tmp_path, mini_model_dir):
+    out = tmp_path / "out"
+    assert run(corpus, out, mini_model_dir, fast=True).exit_code == EXIT_OK
+    first = json.loads((out / "run.json").read_text())
+    assert first["model"]["encoder"] is False
+    fast_p = read_table(out, "sentences").set_index(["doc_id", "start_char"])["p_stance"]
+    res = run(corpus, out, mini_model_dir)  # the full model: every document is redone
+    second = json.loads((out / "run.json").read_text())
+    assert second["model"]["encoder"] is True
+    assert res.summary["reused"] == 0 and res.summary["processed"] == len(BRIEFS)
+    full_p = read_table(out, "sentences").set_index(["doc_id", "start_char"])["p_stance"]
+    assert not full_p.sort_index().equals(fast_p.sort_index())  # the encoder changed the probabilities
+    assert run(corpus, out, mini_model_dir).summary["reused"] == len(BRIEFS)

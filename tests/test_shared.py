@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pipeline.export import read_table
@@ -40,6 +42,23 @@ def test_devset_end_to_end_beats_the_keyword_baseline(shared, shipped_model_dir)
     assert m["n"] == 432 and m["unmatched_gold"] == 0
     assert m["macro_f1"] > b["macro_f1"] + 0.05
     assert m["none_f1"] > b["none_f1"]
+    # the figures in the card (and the README) are what the shipped model does here, and they
+    # meet issue 3's target (macro-F1 >= 0.60, none F1 >= 0.75); 0.01 of slack for float sums
+    card = json.loads((shipped_model_dir / "card.json").read_text())["metrics"]["devset"]
+    assert abs(m["macro_f1"] - card["macro_f1"]) < 0.01 and abs(m["none_f1"] - card["none_f1"]) < 0.01
+    assert card["macro_f1"] >= 0.60 and card["none_f1"] >= 0.75
+
+
+def test_devset_fast_mode_still_beats_the_keyword_baseline(shared, shipped_model_dir):
+    from pipeline.run import Analyzer, Settings
+    from pipeline.train.baseline import keyword_predict
+    from pipeline.train.evaluate import evaluate_gold
+
+    analyzer = Analyzer(Settings(fast=True))
+    assert analyzer.model.encoder is None
+    m = evaluate_gold(shared / "devset", analyzer)["metrics"]
+    b = evaluate_gold(shared / "devset", analyzer, predictor=keyword_predict)["metrics"]
+    assert m["macro_f1"] > b["macro_f1"] + 0.05 and m["none_f1"] > b["none_f1"]
 
 
 def test_shipped_model_points_the_way_event_data_does(shared, shipped_model_dir):
@@ -51,4 +70,4 @@ def test_shipped_model_points_the_way_event_data_does(shared, shipped_model_dir)
     d = evaluate_direction(shared / "corpora" / "plover-gold-sentences.jsonl", Analyzer(Settings()))
     assert d["n"] >= 300
     assert d["decided"] > 0.7 * d["n"]
-    assert d["accuracy"] > 0.7 and d["macro_f1"] > 0.65
+    assert d["accuracy"] > 0.8 and d["macro_f1"] > 0.75

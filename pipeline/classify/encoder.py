@@ -105,10 +105,34 @@ def _batches(ids: list[list[int]], size: int):
 
 # ---------------------------------------------------------------- numpy forward pass
 
-def _erf(x):
-    from scipy.special import erf
-
-    return erf(x)
+def _gelu(h: np.ndarray) -> np.ndarray:
+    """Exact (erf) GELU, in place, float32. erf by Abramowitz and Stegun 7.1.26 (absolute error
+    below 1.5e-7): twice as fast as scipy's erf, which computes in float64."""
+    f = np.float32
+    z = h * f(0.7071067811865476)
+    a = np.abs(z)
+    t = a * f(0.3275911)
+    t += f(1.0)
+    np.reciprocal(t, out=t)
+    poly = t * f(1.061405429)
+    poly -= f(1.453152027)
+    poly *= t
+    poly += f(1.421413741)
+    poly *= t
+    poly -= f(0.284496736)
+    poly *= t
+    poly += f(0.254829592)
+    poly *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a  # 1 - erf(|z|)
+    np.subtract(f(1.0), poly, out=poly)
+    np.copysign(poly, z, out=poly)  # erf(z)
+    poly += f(1.0)
+    poly *= f(0.5)
+    h *= poly
+    return h
 
 
 def _layer_norm(x, w, b, eps=1e-12):
@@ -164,7 +188,7 @@ class NumpyBert:
             a = (s @ v).transpose(0, 2, 1, 3).reshape(B * T, D)
             x = _layer_norm((a @ L["out"] + L["out_b"]).reshape(B, T, D) + x, *L["ln1"])
             h = x.reshape(B * T, D) @ L["up"] + L["up_b"]
-            h = 0.5 * h * (1.0 + _erf(h * np.float32(0.7071067811865476)))
+            h = _gelu(h)
             x = _layer_norm((h @ L["down"] + L["down_b"]).reshape(B, T, D) + x, *L["ln2"])
         m = mask[:, :, None]
         return (x * m).sum(1) / m.sum(1)
@@ -410,6 +434,9 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     def _network(self) -> NumpyBert:
         net = self.__dict__.get("_net")
         if net is None:
+            if hashlib.sha256(VOCAB_FILE.read_bytes()).hexdigest() != self.vocab_sha256_:
+                raise ModelError("the encoder was fitted with another WordPiece vocabulary than the "
+                                 "installed one (reinstall the briefs version that trained it)", VOCAB_FILE)
             net = self.__dict__["_net"] = NumpyBert(self.weights_)
         return net
 

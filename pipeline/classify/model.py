@@ -33,6 +33,7 @@ from ..labels import LABELS, NONE
 FEATURE_COLUMNS = ("masked", "cues", "clean")
 MODEL_FILE = "model.skops"
 ENCODER_FILE = "encoder.skops"  # optional: the fine-tuned encoder (encoder.py), loaded unless fast
+ENCODER_NOTICE = "NOTICE-encoder"
 CARD_FILE = "card.json"
 CLASSES = (*LABELS, NONE)
 
@@ -227,6 +228,8 @@ def save_model(model: StanceModel, directory: Path) -> Path:
             _restore_vocabularies(packed)
         if model.encoder is not None:
             sio.dump(model.encoder, tmp / ENCODER_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+            # the encoder's weights derive from all-MiniLM-L6-v2 (Apache 2.0): its notice goes along
+            shutil.copyfile(Path(__file__).resolve().parent / "data" / "MINILM-NOTICE", tmp / ENCODER_NOTICE)
         card = dict(model.card)
         card["threshold"] = model.threshold
         card["encoder_weight"] = model.encoder_weight if model.encoder is not None else None

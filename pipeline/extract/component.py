@@ -42,21 +42,22 @@ def _register_extensions() -> None:
     "brief_stance",
     requires=["doc.sents", "doc.ents"],
     assigns=["doc._.brief_stance", *[f"span._.{a}" for a in _SPAN_ATTRS]],
-    default_config={"model": None, "actors": [], "with_evidence": True},
+    default_config={"model": None, "actors": [], "with_evidence": True, "fast": False},
 )
-def make_brief_stance(nlp: Language, name: str, model: str | None, actors: list[str], with_evidence: bool):
-    return BriefStance(nlp, name, model, tuple(actors), with_evidence)
+def make_brief_stance(nlp: Language, name: str, model: str | None, actors: list[str], with_evidence: bool,
+                      fast: bool):
+    return BriefStance(nlp, name, model, tuple(actors), with_evidence, fast)
 
 
 class BriefStance:
     def __init__(self, nlp: Language, name: str, model: str | None, actors: tuple[str, ...] = (),
-                 with_evidence: bool = True):
+                 with_evidence: bool = True, fast: bool = False):
         from ..classify import load_model, resolve_model_dir
         from .actors import ActorNormaliser, build_matcher
 
         _register_extensions()
         self.name = name
-        self.model = load_model(resolve_model_dir(model))
+        self.model = load_model(resolve_model_dir(model), fast=fast)  # fast: without the encoder
         self.normaliser = ActorNormaliser(actors)
         self.matcher = build_matcher(nlp, self.normaliser.index)
         self.with_evidence = with_evidence
