@@ -211,9 +211,18 @@ class StanceModel:
 
 # ---------------------------------------------------------------- saving and loading
 
+def _skops_io():
+    """``skops.io``, imported with PyTorch hidden (pipeline.torch_hidden says why)."""
+    from .. import torch_hidden
+
+    with torch_hidden():
+        import skops.io as sio
+    return sio
+
+
 def save_model(model: StanceModel, directory: Path) -> Path:
     """Write ``model.skops`` and ``card.json`` (and a readable card) atomically."""
-    import skops.io as sio
+    sio = _skops_io()
 
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -309,7 +318,7 @@ TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "collect
 def load_model(directory: str | Path, fast: bool = False) -> StanceModel:
     """Load a saved model. ``fast`` leaves out the fine-tuned encoder when the model has one: the
     scikit-learn pipeline alone, about 30 times faster to apply, less accurate on real texts."""
-    import skops.io as sio
+    sio = _skops_io()
     from skops.io.exceptions import UntrustedTypesFoundException
 
     directory = Path(directory)
@@ -352,7 +361,7 @@ def load_model(directory: str | Path, fast: bool = False) -> StanceModel:
 
 
 def _load_encoder(f: Path):
-    import skops.io as sio
+    sio = _skops_io()
     from skops.io.exceptions import UntrustedTypesFoundException
 
     from .encoder import EncoderClassifier
