@@ -133,3 +133,28 @@ def test_a_model_missing_its_encoder_file_is_refused(mini_model_dir, tmp_path):
     with pytest.raises(ModelError, match="encoder.skops is missing"):
         load_model(broken)
     assert load_model(broken, fast=True).encoder is None
+
+
+def test_a_corrupt_encoder_file_is_named(mini_model_dir, tmp_path):
+    from pipeline.classify.model import load_model
+
+    broken = tmp_path / "m"
+    shutil.copytree(mini_model_dir, broken)
+    (broken / "encoder.skops").write_bytes(b"not a zip file")
+    with pytest.raises(ModelError, match="cannot read encoder.skops"):
+        load_model(broken)
+
+
+def test_worker_processes_use_one_blas_thread_each(mini_model_dir):
+    from threadpoolctl import threadpool_info
+
+    from pipeline import run
+
+    try:
+        run._init_worker(run.Settings(model_dir=str(mini_model_dir), fast=True))
+        blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == 1 for p in blas)
+    finally:
+        if run._BLAS_LIMIT is not None:
+            run._BLAS_LIMIT.restore_original_limits()
+        run._WORKER = run._BLAS_LIMIT = None

@@ -26,6 +26,7 @@ import hashlib
 import importlib.util
 import os
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,7 @@ def load_base(path: Path) -> dict[str, np.ndarray]:
     return {k: v for k, v in w.items() if not k.startswith("pooler.")}
 
 
+@lru_cache(maxsize=4)
 def _tokenizer(max_length: int):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from tokenizers import BertWordPieceTokenizer
@@ -94,13 +96,18 @@ def _batches(ids: list[list[int]], size: int):
     order = np.argsort([len(i) for i in ids], kind="stable")
     for s in range(0, len(order), size):
         b = order[s: s + size]
-        T = max(len(ids[i]) for i in b)
-        I = np.zeros((len(b), T), dtype=np.int64)
-        M = np.zeros((len(b), T), dtype=np.float32)
-        for r, i in enumerate(b):
-            I[r, : len(ids[i])] = ids[i]
-            M[r, : len(ids[i])] = 1.0
-        yield b, I, M
+        yield (b, *_pad(ids, b))
+
+
+def _pad(ids: list[list[int]], b) -> tuple[np.ndarray, np.ndarray]:
+    """The id sequences ``ids[i]`` for i in ``b``, zero-padded to the longest, and their mask."""
+    T = max(len(ids[i]) for i in b)
+    I = np.zeros((len(b), T), dtype=np.int64)
+    M = np.zeros((len(b), T), dtype=np.float32)
+    for r, i in enumerate(b):
+        I[r, : len(ids[i])] = ids[i]
+        M[r, : len(ids[i])] = 1.0
+    return I, M
 
 
 # ---------------------------------------------------------------- numpy forward pass
@@ -397,13 +404,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 perm = rng.permutation(fit_idx)
                 for s in range(0, len(perm), self.batch_size):
                     b = perm[s: s + self.batch_size]
-                    T = max(len(ids[i]) for i in b)
-                    I = torch.zeros((len(b), T), dtype=torch.long)
-                    M = torch.zeros((len(b), T), dtype=torch.float32)
-                    for r, i in enumerate(b):
-                        I[r, : len(ids[i])] = torch.tensor(ids[i])
-                        M[r, : len(ids[i])] = 1.0
-                    loss = loss_f(enc(I, M), torch.from_numpy(yi[b]))
+                    I, M = _pad(ids, b)
+                    loss = loss_f(enc(torch.from_numpy(I), torch.from_numpy(M)), torch.from_numpy(yi[b]))
                     opt.zero_grad()
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0)

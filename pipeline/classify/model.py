@@ -318,9 +318,6 @@ TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "collect
 def load_model(directory: str | Path, fast: bool = False) -> StanceModel:
     """Load a saved model. ``fast`` leaves out the fine-tuned encoder when the model has one: the
     scikit-learn pipeline alone, about 30 times faster to apply, less accurate on real texts."""
-    sio = _skops_io()
-    from skops.io.exceptions import UntrustedTypesFoundException
-
     directory = Path(directory)
     if not directory.exists():
         raise ModelError("model directory does not exist (train one with `briefs train`, or pass --model)", directory)
@@ -334,16 +331,7 @@ def load_model(directory: str | Path, fast: bool = False) -> StanceModel:
     f = directory / MODEL_FILE
     if not f.exists():
         raise ModelError(f"missing {MODEL_FILE}", directory)
-    try:
-        pipe = sio.load(f, trusted=TRUSTED_TYPES)
-    except UntrustedTypesFoundException:
-        untrusted = sio.get_untrusted_types(file=f)
-        bad = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-        if bad:
-            raise ModelError(f"{MODEL_FILE} contains types outside the trusted list, refusing to load: {bad}", f)
-        pipe = sio.load(f, trusted=untrusted)
-    except Exception as e:
-        raise ModelError(f"cannot read {MODEL_FILE} (corrupt or not a skops file): {e}", f)
+    pipe = _audited_load(f, TRUSTED_TYPES, TRUSTED_PREFIXES)
     if isinstance(pipe, Pipeline) and "features" in pipe.named_steps:
         _vocabularies_from_terms(pipe)
     if not isinstance(pipe, Pipeline) or set(getattr(pipe, "classes_", [])) != set(CLASSES):
@@ -360,19 +348,29 @@ def load_model(directory: str | Path, fast: bool = False) -> StanceModel:
                        encoder_weight=float(card.get("encoder_weight") or 0.5))
 
 
-def _load_encoder(f: Path):
+def _audited_load(f: Path, trusted: list[str], prefixes: tuple[str, ...]):
+    """Load a skops file trusting ``trusted`` and, after an audit, any other type whose name
+    starts with one of ``prefixes``; any type beyond those is refused, and so is a file skops
+    cannot read. Errors name the file."""
     sio = _skops_io()
     from skops.io.exceptions import UntrustedTypesFoundException
 
+    try:
+        return sio.load(f, trusted=trusted)
+    except UntrustedTypesFoundException:
+        untrusted = sio.get_untrusted_types(file=f)
+        bad = [t for t in untrusted if not t.startswith(prefixes)] if prefixes else untrusted
+        if bad:
+            raise ModelError(f"{f.name} contains types outside the trusted list, refusing to load: {bad}", f)
+        return sio.load(f, trusted=untrusted)
+    except Exception as e:
+        raise ModelError(f"cannot read {f.name} (corrupt or not a skops file): {e}", f)
+
+
+def _load_encoder(f: Path):
     from .encoder import EncoderClassifier
 
-    try:
-        enc = sio.load(f, trusted=ENCODER_TRUSTED)
-    except UntrustedTypesFoundException:
-        bad = [t for t in sio.get_untrusted_types(file=f) if not t.startswith(TRUSTED_PREFIXES)]
-        raise ModelError(f"{ENCODER_FILE} contains types outside the trusted list, refusing to load: {bad}", f)
-    except Exception as e:
-        raise ModelError(f"cannot read {ENCODER_FILE} (corrupt or not a skops file): {e}", f)
+    enc = _audited_load(f, ENCODER_TRUSTED, ())  # the encoder holds numpy arrays only: no audit leeway
     if not isinstance(enc, EncoderClassifier) or set(getattr(enc, "classes_", [])) != set(CLASSES):
         raise ModelError(f"{ENCODER_FILE} is not a stance encoder over {list(CLASSES)}", f)
     return enc
